@@ -1,0 +1,57 @@
+// Redis key and channel names. Every name carries a hash tag ({…}) so that a Redis Cluster
+// places all keys of one user in one slot, and usernames are percent-encoded so that no
+// user-controlled character (':', '*', '{', '}', '?', '[', ']', spaces…) ever reaches a key
+// or a channel raw.
+
+const UNRESERVED = /^[A-Za-z0-9_.-]*$/
+
+/**
+ * Percent-encodes every UTF-8 byte of `user` outside `[A-Za-z0-9_.-]`, with upper-case hex.
+ * Lone surrogates are replaced by U+FFFD first, so no string can make it throw.
+ */
+export function encodeUser (user: string): string {
+  if (UNRESERVED.test(user)) return user
+  return encodeURIComponent(user.toWellFormed()).replace(/[!'()*~]/g, (c) =>
+    '%' + c.charCodeAt(0).toString(16).toUpperCase())
+}
+
+/** The inverse of {@link encodeUser}. */
+export function decodeUser (encoded: string): string {
+  return decodeURIComponent(encoded)
+}
+
+/** Names of every key and channel under one prefix. */
+export class Keys {
+  readonly prefix: string
+  readonly usersIndex: string
+  readonly namesIndex: string
+  readonly lastPath: string
+  readonly audit: string
+  readonly allChannel: string
+  readonly rateLimit: string
+
+  constructor (prefix: string) {
+    this.prefix = prefix
+    this.usersIndex = `${prefix}:{idx}:users`
+    this.namesIndex = `${prefix}:{idx}:names`
+    this.lastPath = `${prefix}:{idx}:last`
+    this.audit = `${prefix}:{audit}:log`
+    this.allChannel = `${prefix}:live:*all`
+    this.rateLimit = `${prefix}:{rl}:`
+  }
+
+  /** The user's log: a list of JSON entries, newest first. */
+  log (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:log` }
+  /** The user's browser sessions. */
+  sessions (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:sessions` }
+  /** Where a batch's idempotency marker lives: same slot as the user's log. */
+  batchMarker (user: string, batchId: string): string { return `${this.prefix}:{${encodeUser(user)}}:batch:${batchId}` }
+  /** Every key of one user matches this SCAN pattern (the encoded name has no glob characters). */
+  userPattern (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:*` }
+  /** A live-view grant, taken once with GETDEL. */
+  token (token: string): string { return `${this.prefix}:{tok}:${token}` }
+  /** Report counters of one day (`YYYY-MM-DD` in the configured time zone). */
+  stats (day: string, what: string): string { return `${this.prefix}:{stats}:${day}:${what}` }
+  /** The live channel of one user. Its messages are JSON arrays of entries. */
+  userChannel (user: string): string { return `${this.prefix}:live:{${encodeUser(user)}}` }
+}

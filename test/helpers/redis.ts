@@ -1,0 +1,89 @@
+// Starts a private redis-server on a free port for one test file: real Lua, real pub/sub,
+// real TTLs. Nothing is shared between files, so they can run in parallel.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export class RedisServer {
+  readonly port: number
+  readonly url: string
+  private proc: ChildProcess | null = null
+  private readonly dir: string
+
+  private constructor (port: number) {
+    this.port = port
+    this.url = `redis://127.0.0.1:${port}`
+    this.dir = mkdtempSync(join(tmpdir(), 'userlog-redis-'))
+  }
+
+  static async start (): Promise<RedisServer> {
+    const server = new RedisServer(await freePort())
+    await server.spawn()
+    return server
+  }
+
+  /** (Re)starts the process on the same port: used to simulate an outage and a recovery. */
+  async spawn (): Promise<void> {
+    this.proc = spawn('redis-server', [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', this.dir, '--protected-mode', 'no', '--loglevel', 'warning'
+    ], { stdio: 'ignore' })
+    const client = new Redis({ port: this.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    client.on('error', () => {})
+    for (let i = 0; i < 100; i++) {
+      try {
+        await client.connect()
+        await client.ping()
+        client.disconnect()
+        return
+      } catch {
+        client.disconnect()
+        await sleep(50)
+      }
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`)
+  }
+
+  /** SIGKILL: the socket closes, clients see the outage at once. */
+  async kill (): Promise<void> {
+    const proc = this.proc
+    if (proc === null || proc.exitCode !== null) return
+    const exited = new Promise((resolve) => proc.once('exit', resolve))
+    proc.kill('SIGKILL')
+    await exited
+    this.proc = null
+  }
+
+  /** SIGSTOP: the socket stays open and nothing answers; only timeouts notice. */
+  freeze (): void { this.proc?.kill('SIGSTOP') }
+  thaw (): void { this.proc?.kill('SIGCONT') }
+
+  client (): Redis {
+    const c = new Redis({ port: this.port, maxRetriesPerRequest: 1 })
+    c.on('error', () => {})
+    return c
+  }
+
+  async stop (): Promise<void> {
+    this.thaw()
+    await this.kill()
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
