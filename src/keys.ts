@@ -44,8 +44,8 @@ export class Keys {
   log (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:log` }
   /** The user's browser sessions. */
   sessions (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:sessions` }
-  /** Where a batch's idempotency marker lives: same slot as the user's log. */
-  batchMarker (user: string, batchId: string): string { return `${this.prefix}:{${encodeUser(user)}}:batch:${batchId}` }
+  /** The last batch number a writer process applied (makes retried batches idempotent). */
+  writerMarker (writerId: string): string { return `${this.prefix}:{idx}:writer:${writerId}` }
   /** Every key of one user matches this SCAN pattern (the encoded name has no glob characters). */
   userPattern (user: string): string { return `${this.prefix}:{${encodeUser(user)}}:*` }
   /** A live-view grant, taken once with GETDEL. */

@@ -17,7 +17,7 @@ t.test('every key of a user shares one hash tag and no raw user text', async (t)
   const k = new Keys('userlog')
   const user = 'a:b*c{d}?[e] f'
   const tag = `{${encodeUser(user)}}`
-  for (const key of [k.log(user), k.sessions(user), k.userChannel(user), k.batchMarker(user, 'b1')]) {
+  for (const key of [k.log(user), k.sessions(user), k.userChannel(user)]) {
     t.ok(key.includes(tag), key)
     t.notOk(key.includes(user), key)
     t.equal(key.indexOf('{'), key.lastIndexOf('{'), 'exactly one hash tag')

@@ -1,0 +1,97 @@
+// Turns a list of entries into the KEYS and ARGV of one WRITE_SCRIPT call. Pure: no I/O, so it
+// is easy to test and the writer stays small.
+import type { Keys } from './keys.js'
+import type { Entry } from './entry.js'
+import { namesMember } from './write-script.js'
+
+export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX'
+
+/**
+ * Counter and session updates that ride along with a batch. Increments of the same key and
+ * field are summed here, so a thousand page views of one path cost Redis one HINCRBY.
+ */
+export class BatchOps {
+  readonly keys: string[] = []
+  private readonly keyIndex = new Map<string, number>()
+  private readonly ops: Array<[OpName, string, string, string]> = []
+  private readonly increments = new Map<string, [string, string, number]>()
+
+  hincrby (key: string, field: string, n: number): void {
+    const id = key + '\0' + field
+    const cur = this.increments.get(id)
+    if (cur === undefined) this.increments.set(id, [key, field, n])
+    else cur[2] += n
+  }
+
+  pfadd (key: string, element: string): void { this.ops.push(['PFADD', key, element, '']) }
+  expire (key: string, seconds: number): void { this.ops.push(['EXPIRE', key, String(seconds), '']) }
+  hset (key: string, field: string, value: string): void { this.ops.push(['HSET', key, field, value]) }
+  hsetnx (key: string, field: string, value: string): void { this.ops.push(['HSETNX', key, field, value]) }
+  /** Sets field to value unless it already holds a larger number. */
+  hmax (key: string, field: string, value: number): void { this.ops.push(['HMAX', key, field, String(value)]) }
+
+  get size (): number { return this.ops.length + this.increments.size }
+
+  /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
+  encode (firstKey: number, argv: string[]): void {
+    const all: Array<[OpName, string, string, string]> = []
+    for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
+    // Increments first: an EXPIRE recorded for a counter key must come after the key exists.
+    all.push(...this.ops)
+    for (const [op, key, x, y] of all) {
+      let index = this.keyIndex.get(key)
+      if (index === undefined) {
+        index = firstKey + this.keys.length
+        this.keys.push(key)
+        this.keyIndex.set(key, index)
+      }
+      argv.push(op, String(index), x, y)
+    }
+  }
+}
+
+/** Adds counters or session updates for one entry of a batch. */
+export type Contributor = (entry: Entry, ops: BatchOps) => void
+
+export interface ScriptCall {
+  keys: string[]
+  argv: string[]
+  /** Entries in the batch (the ones that will be logged). */
+  entries: number
+}
+
+export interface BatchSettings {
+  keys: Keys
+  maxEntries: number
+  ttl: number
+  indexCap: number
+  publish: boolean
+}
+
+/** Builds the script call of one batch. `serialized[i]` is JSON.stringify(entries[i]). */
+export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number): ScriptCall {
+  const byUser = new Map<string, { json: string[], lastPath: string }>()
+  const ops = new BatchOps()
+  for (const entry of entries) {
+    let group = byUser.get(entry.user)
+    if (group === undefined) {
+      group = { json: [], lastPath: '' }
+      byUser.set(entry.user, group)
+    }
+    group.json.push(JSON.stringify(entry))
+    if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
+    for (const contribute of contributors) contribute(entry, ops)
+  }
+  const k = s.keys
+  const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
+  const argv = [String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), String(byUser.size),
+    s.publish ? k.allChannel : '', String(ops.size), String(seq)]
+  for (const [user, group] of byUser) {
+    keys.push(k.log(user))
+    argv.push(user, namesMember(user), s.publish ? k.userChannel(user) : '', group.lastPath, String(group.json.length))
+    for (const json of group.json) argv.push(json)
+  }
+  ops.encode(keys.length + 1, argv)
+  keys.push(...ops.keys)
+  return { keys, argv, entries: entries.length }
+}

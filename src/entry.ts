@@ -1,0 +1,110 @@
+// Where a request becomes an entry: the fields of DESIGN.md "What is recorded", with the query
+// redacted and long fields truncated. Runs in the host's onResponse hook, so it avoids
+// regexps and allocations where it can.
+import { randomBytes } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'custom'
+
+/** One log line. Unknown fields (added by `transform` or `record`) are kept as they are. */
+export interface Entry {
+  id: string
+  t: number
+  user: string
+  kind: EntryKind | string
+  method?: string
+  path?: string
+  route?: string | null
+  status?: number
+  ms?: number
+  ip?: string
+  ua?: string
+  reqId?: string
+  src?: 'client'
+  [field: string]: unknown
+}
+
+export const MAX_PATH = 2048
+export const MAX_UA = 512
+export const MAX_USER = 256
+
+// Entry ids: a random per-process prefix plus a counter. Unique across processes and restarts
+// without a random draw per request.
+const bootId = randomBytes(6).toString('base64url')
+let sequence = 0
+export function nextId (): string {
+  return bootId + (++sequence).toString(36)
+}
+
+export function truncate (s: string, max: number): string {
+  return s.length > max ? s.slice(0, max) : s
+}
+
+/**
+ * Replaces the values of the named query parameters with `REDACTED`. Names compare
+ * case-insensitively after percent-decoding, so `?Pass%77ord=x` is caught too.
+ */
+export function redactUrl (url: string, names: ReadonlySet<string>): string {
+  const q = url.indexOf('?')
+  if (q === -1 || names.size === 0) return url
+  const parts = url.slice(q + 1).split('&')
+  let changed = false
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string
+    const eq = part.indexOf('=')
+    const rawName = eq === -1 ? part : part.slice(0, eq)
+    if (names.has(decodeName(rawName))) {
+      parts[i] = rawName + '=REDACTED'
+      changed = true
+    }
+  }
+  return changed ? url.slice(0, q + 1) + parts.join('&') : url
+}
+
+function decodeName (raw: string): string {
+  const plus = raw.includes('+') ? raw.replaceAll('+', ' ') : raw
+  if (!plus.includes('%')) return plus.toLowerCase()
+  try { return decodeURIComponent(plus).toLowerCase() } catch { return plus.toLowerCase() }
+}
+
+/** A compiled `ignore` option: strings match the path or a sub-path at a `/` boundary. */
+export function compileIgnore (patterns: Array<string | RegExp>): (path: string) => boolean {
+  const exact = new Set<string>()
+  const prefixes: string[] = []
+  const regexps: RegExp[] = []
+  for (const p of patterns) {
+    if (p instanceof RegExp) {
+      // A global or sticky RegExp keeps lastIndex between calls: use a fresh, stateless copy.
+      regexps.push(new RegExp(p.source, p.flags.replace(/[gy]/g, '')))
+    } else {
+      const base = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p
+      exact.add(base)
+      prefixes.push(base === '/' ? '/' : base + '/')
+    }
+  }
+  return (path) => {
+    if (exact.has(path)) return true
+    for (const prefix of prefixes) if (path.startsWith(prefix)) return true
+    for (const re of regexps) if (re.test(path)) return true
+    return false
+  }
+}
+
+/** Builds the entry of one finished request. */
+export function requestEntry (req: FastifyRequest, reply: FastifyReply, user: string, redact: ReadonlySet<string>): Entry {
+  const ua = req.headers['user-agent']
+  return {
+    id: nextId(),
+    t: Date.now(),
+    user,
+    kind: 'request',
+    method: req.method,
+    path: truncate(redactUrl(req.url, redact), MAX_PATH),
+    route: req.routeOptions.url ?? null,
+    status: reply.statusCode,
+    ms: Math.round(reply.elapsedTime * 10) / 10,
+    ip: req.ip,
+    ua: ua === undefined ? '' : truncate(ua, MAX_UA),
+    reqId: req.id
+  }
+}

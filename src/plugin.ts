@@ -1,0 +1,106 @@
+// The plugin: wires options, the Redis client, the writer, the request hook and the routes.
+// Only the hook and `fastify.userlog` reach the host's scope; every route, parser, validator
+// and sub-plugin lives in an encapsulated child under `routePrefix`.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { Ajv } from 'ajv'
+import { validateOptions, type UserlogOptions, type Settings } from './options.js'
+import { Keys } from './keys.js'
+import { createClient, whenReady } from './redis.js'
+import { BatchWriter, type WriterStats } from './writer.js'
+import { makeOnResponse, userName } from './hook.js'
+import { Store } from './store.js'
+import { nextId, type Entry } from './entry.js'
+import { installErrorHandling } from './routes/errors.js'
+import { makeAdminGuard } from './routes/admin-guard.js'
+import { adminApi } from './routes/admin-api.js'
+import { adminPage } from './routes/admin-page.js'
+
+export interface UserlogDecorator {
+  /** Adds a custom server-side entry to a user's log (kind defaults to 'custom'). */
+  record: (user: string, fields?: Record<string, unknown>) => boolean
+  /** Buffer and write counters, and whether Redis is reachable. */
+  stats: () => WriterStats
+  /** Writes what is buffered now. */
+  flush: () => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { userlog: UserlogDecorator }
+  interface FastifyContextConfig {
+    /** `false`: requests to this route are not logged. */
+    userlog?: false
+  }
+}
+
+/** Users kept in the "users" index at most (the oldest are forgotten first). */
+const INDEX_CAP = 100_000
+/** How long start-up waits for Redis before going on without it. */
+const READY_WAIT_MS = 2000
+/** On close, how long the buffer may take to reach Redis. */
+const CLOSE_FLUSH_MS = 2000
+
+async function routes (app: FastifyInstance, { settings, store }: { settings: Settings, store: Store }): Promise<void> {
+  // The plugin's own Ajv: report every bad field, never coerce types, never strip properties.
+  const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: true })
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  installErrorHandling(app)
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('X-Content-Type-Options', 'nosniff')
+    reply.header('Referrer-Policy', 'no-referrer')
+    return payload
+  })
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', makeAdminGuard(settings))
+    admin.addHook('onSend', async (_req, reply, payload) => {
+      if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store')
+      return payload
+    })
+    await admin.register(adminApi, { settings, store })
+    await admin.register(adminPage, { settings })
+  })
+}
+
+const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, options) => {
+  const settings = validateOptions(options)
+  if (fastify.hasDecorator('userlog')) throw new Error('fastify-userlog has already been registered')
+  const keys = new Keys(settings.prefix)
+  const { client, owned } = createClient(settings.redis)
+  if (owned) {
+    // ioredis reports every failed reconnect; the writer already logs one warning per outage.
+    client.on('error', (err: Error) => fastify.log.debug({ err }, 'fastify-userlog: Redis connection error'))
+  }
+  const writer = new BatchWriter(client, {
+    keys, maxEntries: settings.maxEntries, ttl: settings.ttl, indexCap: INDEX_CAP, publish: true
+  }, settings.maxBuffer, fastify.log)
+  const store = new Store(client, keys)
+
+  if (settings.isAdmin === null) {
+    fastify.log.warn('fastify-userlog: no isAdmin option given, so the admin page and API deny everyone')
+  }
+
+  fastify.decorate('userlog', {
+    record (user: string, fields: Record<string, unknown> = {}): boolean {
+      const name = userName(user)
+      if (name === undefined) throw new TypeError('fastify-userlog: record(user) needs a non-empty user name')
+      const entry: Entry = { kind: 'custom', ...fields, id: nextId(), t: Date.now(), user: name }
+      return writer.push(entry)
+    },
+    stats: () => writer.stats(),
+    flush: async () => { await writer.flush() }
+  } satisfies UserlogDecorator)
+
+  fastify.addHook('onResponse', makeOnResponse(settings, writer, fastify.log))
+  fastify.addHook('onClose', async () => {
+    await writer.close(CLOSE_FLUSH_MS)
+    if (owned) await client.quit().catch(() => { client.disconnect() })
+  })
+
+  await fastify.register(routes, { prefix: settings.routePrefix, settings, store })
+
+  if (owned && !(await whenReady(client, READY_WAIT_MS))) {
+    fastify.log.warn('fastify-userlog: Redis is not reachable yet; entries are buffered until it is')
+  }
+}
+
+export const userlog = fp(userlogPlugin, { fastify: '5.x', name: 'fastify-userlog' })

@@ -1,0 +1,113 @@
+// The admin JSON API (DESIGN.md "Admin HTTP API"). Where an entry becomes a table row: the
+// `logs` route returns the stored JSON as it is, and the admin page renders it (public/admin).
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Settings } from '../options.js'
+import type { Store } from '../store.js'
+import { MAX_USER } from '../entry.js'
+
+export interface AdminApiOptions { settings: Settings, store: Store }
+
+// Query strings are validated as strings (the plugin's Ajv never coerces), then parsed.
+const count = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` })
+const userParam = {
+  type: 'object',
+  required: ['user'],
+  additionalProperties: false,
+  properties: { user: { type: 'string', minLength: 1, maxLength: MAX_USER } }
+}
+
+/** Parses a validated count and checks its range, answering 400 outside it. */
+function bounded (value: string | undefined, def: number, min: number, max: number, name: string): number {
+  if (value === undefined) return def
+  const n = Number(value)
+  if (n < min || n > max) {
+    throw Object.assign(new Error(`querystring/${name} must be from ${min} to ${max}`), { statusCode: 400 })
+  }
+  return n
+}
+
+/** How long a live-view grant is valid. */
+export const TOKEN_TTL_S = 30
+
+export function realtimeUrlFor (settings: Settings, req: FastifyRequest): string {
+  if (settings.realtimeUrl !== null) return settings.realtimeUrl
+  const scheme = req.protocol === 'https' ? 'wss' : 'ws'
+  const host = req.hostname.includes(':') && !req.hostname.startsWith('[') ? `[${req.hostname}]` : req.hostname
+  return `${scheme}://${host}:8080/live`
+}
+
+export async function adminApi (app: FastifyInstance, { settings, store }: AdminApiOptions): Promise<void> {
+  app.get('/api/config', async (req) => ({
+    realtimeUrl: realtimeUrlFor(settings, req),
+    maxEntries: settings.maxEntries,
+    timeZone: settings.timeZone,
+    anonymize: settings.anonymizeSecret !== null
+  }))
+
+  app.get<{ Querystring: { q?: string, limit?: string } }>('/api/users', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { q: { type: 'string', maxLength: MAX_USER }, limit: count(100) }
+      }
+    }
+  }, async (req) => {
+    const limit = bounded(req.query.limit, 20, 1, 100, 'limit')
+    return { users: await store.searchUsers(req.query.q ?? '', limit) }
+  })
+
+  app.get<{ Querystring: { minutes?: string, limit?: string } }>('/api/active', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { minutes: count(1440), limit: count(1000) }
+      }
+    }
+  }, async (req) => {
+    const minutes = bounded(req.query.minutes, 5, 1, 1440, 'minutes')
+    const limit = bounded(req.query.limit, 100, 1, 1000, 'limit')
+    return { users: await store.activeUsers(minutes, limit) }
+  })
+
+  app.get<{ Params: { user: string }, Querystring: { limit?: string } }>('/api/logs/:user', {
+    schema: {
+      params: userParam,
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: count(100_000) } }
+    }
+  }, async (req, reply) => {
+    const limit = bounded(req.query.limit, settings.maxEntries, 1, settings.maxEntries, 'limit')
+    const raw = await store.rawLog(req.params.user, limit)
+    if (raw.length === 0) {
+      return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${req.params.user}` })
+    }
+    // The entries are stored as JSON: splice them in rather than parse and re-serialise.
+    return await reply.type('application/json; charset=utf-8')
+      .send(`{"user":${JSON.stringify(req.params.user)},"entries":[${raw.join(',')}]}`)
+  })
+
+  app.delete<{ Params: { user: string } }>('/api/users/:user', { schema: { params: userParam } }, async (req, reply) => {
+    await store.deleteUser(req.params.user)
+    req.log.info({ userlog: { action: 'erase', target: req.params.user } }, 'fastify-userlog: user data erased')
+    return await reply.code(204).send()
+  })
+
+  app.post<{ Body: { user: string } }>('/api/token', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['user'],
+        additionalProperties: false,
+        properties: { user: { type: 'string', minLength: 1, maxLength: MAX_USER } }
+      }
+    }
+  }, async (req) => {
+    // 144 random bits; stored with a TTL and taken once by the realtime server (GETDEL).
+    const token = randomBytes(18).toString('base64url')
+    const admin = settings.getUser(req)
+    await store.client.set(store.keys.token(token), JSON.stringify({ user: req.body.user, admin: admin ?? null }), 'EX', TOKEN_TTL_S)
+    return { token, url: realtimeUrlFor(settings, req), expiresIn: TOKEN_TTL_S }
+  })
+}

@@ -1,0 +1,72 @@
+// Reads for the admin API, and erasure. The writes live in the batch script (write-script.ts).
+import { Buffer } from 'node:buffer'
+import type { Keys } from './keys.js'
+import type { RedisLike } from './options.js'
+import { asciiLower, namesMember } from './write-script.js'
+
+export interface UserSeen { user: string, lastSeen: number }
+export interface ActiveUser extends UserSeen { path: string | null }
+
+export class Store {
+  constructor (readonly client: RedisLike, readonly keys: Keys) {}
+
+  /**
+   * Users whose name starts with `q` (ASCII case-insensitive), most recently seen first.
+   * Uses the lexicographic index, never a scan of the keyspace.
+   */
+  async searchUsers (q: string, limit: number): Promise<UserSeen[]> {
+    if (q === '') {
+      const flat = await this.client.zrevrange(this.keys.usersIndex, 0, limit - 1, 'WITHSCORES')
+      const out: UserSeen[] = []
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ user: flat[i] as string, lastSeen: Number(flat[i + 1]) })
+      return out
+    }
+    const lower = asciiLower(q)
+    // Members are "lowercase\0name"; every member with this prefix sorts between [lower and [lower\xff.
+    const min = Buffer.from('[' + lower)
+    const max = Buffer.concat([Buffer.from('[' + lower), Buffer.from([0xff])])
+    const members = await this.client.zrangebylex(this.keys.namesIndex, min, max, 'LIMIT', 0, 500)
+    if (members.length === 0) return []
+    const names = members.map((m) => m.slice(m.indexOf('\0') + 1))
+    const scores = await this.client.zmscore(this.keys.usersIndex, ...names)
+    const out: UserSeen[] = []
+    names.forEach((user, i) => {
+      const score = scores[i]
+      if (score !== null && score !== undefined) out.push({ user, lastSeen: Number(score) })
+    })
+    out.sort((a, b) => b.lastSeen - a.lastSeen)
+    return out.slice(0, limit)
+  }
+
+  /** Users seen in the last `minutes`, with the last path each visited. */
+  async activeUsers (minutes: number, limit: number): Promise<ActiveUser[]> {
+    const since = Date.now() - minutes * 60_000
+    const flat = await this.client.zrevrangebyscore(this.keys.usersIndex, '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit)
+    const users: UserSeen[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) users.push({ user: flat[i] as string, lastSeen: Number(flat[i + 1]) })
+    if (users.length === 0) return []
+    const paths = await this.client.hmget(this.keys.lastPath, ...users.map((u) => u.user))
+    return users.map((u, i) => ({ ...u, path: paths[i] ?? null }))
+  }
+
+  /** The user's newest `limit` entries as stored (JSON strings), newest first. */
+  async rawLog (user: string, limit: number): Promise<string[]> {
+    return await this.client.lrange(this.keys.log(user), 0, limit - 1)
+  }
+
+  /** Removes the user's log, sessions and every other key of theirs, and their index entries. Idempotent. */
+  async deleteUser (user: string): Promise<void> {
+    const toDelete = [this.keys.log(user), this.keys.sessions(user)]
+    // All of a user's keys share one hash tag, hence one slot: SCAN finds any the layout adds later.
+    let cursor = '0'
+    do {
+      const [next, found] = await this.client.scan(cursor, 'MATCH', this.keys.userPattern(user), 'COUNT', 1000)
+      cursor = next
+      toDelete.push(...found)
+    } while (cursor !== '0')
+    await this.client.del(...new Set(toDelete))
+    await this.client.zrem(this.keys.usersIndex, user)
+    await this.client.zrem(this.keys.namesIndex, namesMember(user))
+    await this.client.hdel(this.keys.lastPath, user)
+  }
+}

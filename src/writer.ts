@@ -1,0 +1,219 @@
+// The in-process buffer between the request hook and Redis. `push` is all the hook does: it
+// appends to an array and, if no flush is pending, schedules one for the next turn of the event
+// loop. A flush writes up to MAX_BATCH entries with one script call; at most one is in flight.
+// When Redis is slow or gone the buffer is bounded by maxBuffer (extra entries are dropped and
+// counted), one warning is logged per outage, and a probe brings writing back by itself.
+import { randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Entry } from './entry.js'
+import type { RedisLike } from './options.js'
+import { buildScriptCall, type BatchSettings, type Contributor } from './batch.js'
+import { WRITE_SCRIPT } from './write-script.js'
+
+/** Entries per script call: big enough that a busy host sends few calls, small enough that one call never blocks Redis for long. */
+export const MAX_BATCH = 1000
+/** A batch whose reply takes longer than this counts as failed (a frozen Redis keeps the socket open). */
+export const WRITE_TIMEOUT_MS = 1000
+/** While Redis is down, how often to check whether it is back. */
+export const PROBE_MS = 250
+
+export interface WriterStats {
+  /** Entries waiting in process (including a batch being retried). */
+  buffered: number
+  /** Entries confirmed written to Redis. */
+  written: number
+  /** Entries dropped because the buffer was full. */
+  dropped: number
+  /** Script calls that succeeded. */
+  batches: number
+  /** Script calls that failed or timed out (each is retried). */
+  failedBatches: number
+  /** 'up' while writes succeed, 'down' during an outage. */
+  redis: 'up' | 'down'
+}
+
+interface Batch { seq: number, entries: Entry[] }
+
+type ScriptClient = RedisLike & { userlogWrite: (numKeys: number, ...args: string[]) => Promise<number> }
+
+export class BatchWriter {
+  private buffer: Entry[] = []
+  private retry: Batch | null = null
+  private scheduled = false
+  private inFlight: Promise<void> | null = null
+  private probeTimer: NodeJS.Timeout | null = null
+  private closed = false
+  private readonly writerId = randomBytes(9).toString('base64url')
+  private batchSeq = 0
+  private readonly counters = { written: 0, dropped: 0, batches: 0, failedBatches: 0, droppedThisOutage: 0 }
+  private state: 'up' | 'down' = 'up'
+  private readonly client: ScriptClient
+  private readonly flushSoon = (): void => { this.scheduled = false; this.startFlush() }
+
+  constructor (
+    client: RedisLike,
+    private readonly settings: BatchSettings,
+    private readonly maxBuffer: number,
+    private readonly log: FastifyBaseLogger,
+    private readonly contributors: Contributor[] = []
+  ) {
+    if (typeof (client as unknown as Partial<{ userlogWrite: unknown }>).userlogWrite !== 'function') {
+      client.defineCommand('userlogWrite', { lua: WRITE_SCRIPT })
+    }
+    this.client = client as ScriptClient
+    // A reconnect is the quickest sign that writing can resume.
+    client.on('ready', this.onReady)
+  }
+
+  private readonly onReady = (): void => {
+    if (this.state === 'down') this.startFlush()
+  }
+
+  /** The hook's whole cost: no promise, no I/O. Returns false if the entry was dropped. */
+  push (entry: Entry): boolean {
+    if (this.buffer.length + (this.retry?.entries.length ?? 0) >= this.maxBuffer) {
+      this.counters.dropped++
+      this.counters.droppedThisOutage++
+      return false
+    }
+    this.buffer.push(entry)
+    if (!this.scheduled && this.inFlight === null && this.state === 'up') {
+      this.scheduled = true
+      setImmediate(this.flushSoon)
+    }
+    return true
+  }
+
+  stats (): WriterStats {
+    return {
+      buffered: this.buffer.length + (this.retry?.entries.length ?? 0),
+      written: this.counters.written,
+      dropped: this.counters.dropped,
+      batches: this.counters.batches,
+      failedBatches: this.counters.failedBatches,
+      redis: this.state
+    }
+  }
+
+  /** Writes everything buffered now; resolves when it is written or a write failed. */
+  async flush (): Promise<void> {
+    for (;;) {
+      if (this.inFlight !== null) await this.inFlight
+      if (this.retry === null && this.buffer.length === 0) return
+      const before = this.counters.failedBatches
+      this.startFlush()
+      if (this.inFlight !== null) await this.inFlight
+      if (this.counters.failedBatches !== before) return
+    }
+  }
+
+  /** Flushes for at most `ms`, then stops retrying. Entries still buffered are lost (and logged). */
+  async close (ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
+    await Promise.race([this.flush(), timeout])
+    clearTimeout(timer)
+    this.closed = true
+    this.stopProbe()
+    this.client.removeListener('ready', this.onReady)
+    const left = this.stats().buffered
+    if (left > 0) this.log.warn({ userlog: { lost: left } }, 'fastify-userlog: closed with entries not written to Redis')
+  }
+
+  private startFlush (): void {
+    if (this.inFlight !== null || this.closed) return
+    const batch = this.retry ?? this.takeBatch()
+    if (batch === null) return
+    this.retry = null
+    this.inFlight = this.write(batch).finally(() => {
+      this.inFlight = null
+      if (this.state === 'up' && this.buffer.length > 0) this.startFlush()
+    })
+  }
+
+  private takeBatch (): Batch | null {
+    if (this.buffer.length === 0) return null
+    let entries: Entry[]
+    if (this.buffer.length <= MAX_BATCH) {
+      entries = this.buffer
+      this.buffer = []
+    } else {
+      entries = this.buffer.splice(0, MAX_BATCH)
+    }
+    return { seq: ++this.batchSeq, entries }
+  }
+
+  private async write (batch: Batch): Promise<void> {
+    const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, Date.now())
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        this.client.userlogWrite(call.keys.length, ...call.keys, ...call.argv),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
+        })
+      ])
+      this.counters.written += batch.entries.length
+      this.counters.batches++
+      if (this.state === 'down') this.recovered()
+    } catch (err) {
+      this.counters.failedBatches++
+      // Keep the batch (same number: the script's marker makes a late first attempt and this retry count once).
+      this.retry = batch
+      this.outage(err as Error)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private outage (err: Error): void {
+    if (this.state === 'up') {
+      this.state = 'down'
+      this.counters.droppedThisOutage = 0
+      this.log.warn({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
+        'fastify-userlog: Redis is unavailable; buffering entries until it is back')
+    }
+    this.startProbe()
+  }
+
+  private recovered (): void {
+    this.state = 'up'
+    this.stopProbe()
+    this.log.info({ userlog: { dropped: this.counters.droppedThisOutage } }, 'fastify-userlog: Redis is back; writing resumed')
+  }
+
+  private startProbe (): void {
+    if (this.probeTimer !== null || this.closed) return
+    this.probeTimer = setInterval(() => {
+      // Only retry the (possibly large) batch once Redis answers a PING: a frozen Redis would
+      // otherwise collect a copy of the batch in its socket on every probe.
+      if (this.inFlight !== null) return
+      this.ping().then((ok) => { if (ok) this.startFlush() }, () => {})
+    }, PROBE_MS)
+    this.probeTimer.unref()
+  }
+
+  private stopProbe (): void {
+    if (this.probeTimer !== null) clearInterval(this.probeTimer)
+    this.probeTimer = null
+  }
+
+  private pinging = false
+  private async ping (): Promise<boolean> {
+    if (this.pinging) return false
+    this.pinging = true
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        this.client.ping(),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), WRITE_TIMEOUT_MS) })
+      ])
+      return true
+    } catch {
+      return false
+    } finally {
+      clearTimeout(timer)
+      this.pinging = false
+    }
+  }
+}
