@@ -192,9 +192,7 @@ export function validateOptions (input: unknown): Settings {
   let realtimeUrl: string | null = null
   if (opts.realtimeUrl !== undefined) {
     const v = opts.realtimeUrl
-    let ok = false
-    try { ok = typeof v === 'string' && /^wss?:$/.test(new URL(v).protocol) } catch { ok = false }
-    if (!ok) throw new OptionError('realtimeUrl', 'a ws:// or wss:// URL', v)
+    if (typeof v !== 'string' || !URL.canParse(v) || !/^wss?:$/.test(new URL(v).protocol)) throw new OptionError('realtimeUrl', 'a ws:// or wss:// URL', v)
     realtimeUrl = v as string
   }
 

@@ -1,0 +1,32 @@
+// A host app for tests: the user comes from the `x-user` header, `admin` is the admin.
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { userlog, type UserlogOptions } from '../../src/index.js'
+
+export const asUser = (user: string): Record<string, string> => ({ 'x-user': encodeURIComponent(user) })
+export const asAdmin = asUser('admin')
+
+export function userFromHeader (req: FastifyRequest): string | undefined {
+  const h = req.headers['x-user']
+  return typeof h === 'string' ? decodeURIComponent(h) : undefined
+}
+
+export interface TestApp { app: FastifyInstance, logs: Array<Record<string, unknown>> }
+
+/** Builds (not listening) an app with the plugin and a few routes; `logs` collects its pino output. */
+export async function buildApp (options: UserlogOptions, routes?: (app: FastifyInstance) => void): Promise<TestApp> {
+  const logs: Array<Record<string, unknown>> = []
+  const stream = { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } }
+  const app = Fastify({ logger: { level: 'info', stream } })
+  await app.register(userlog, {
+    getUser: userFromHeader,
+    isAdmin: (req) => userFromHeader(req) === 'admin',
+    ...options
+  })
+  app.get('/hello', async () => ({ hello: 'world' }))
+  app.get('/items/:id', async () => ({ ok: true }))
+  app.post('/items', async (req) => ({ got: req.body }))
+  app.get('/quiet', { config: { userlog: false } }, async () => 'not logged')
+  routes?.(app)
+  await app.ready()
+  return { app, logs }
+}
