@@ -68,5 +68,5 @@ t.test('a client with keyPrefix is refused (channels would not be prefixed)', as
 
 t.test('register fails with the same message', async (t) => {
   const app = Fastify()
-  await t.rejects(app.register(userlog, { maxEntries: -5 }).ready(), { message: /option "maxEntries" must be an integer from 1/ })
+  await t.rejects(async () => { await app.register(userlog, { maxEntries: -5 }).ready() }, { message: /option "maxEntries" must be an integer from 1/ })
 })

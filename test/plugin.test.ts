@@ -158,12 +158,12 @@ t.test('the users index forgets users whose logs expired', async (t) => {
   t.teardown(() => app.close())
   await app.inject({ url: '/hello', headers: asUser('old') })
   await app.userlog.flush()
-  t.equal(await db.zscore(keys.usersIndex, 'old') !== null, true)
+  t.not(await db.zscore(keys.usersIndex, 'old'), null)
   await new Promise((resolve) => setTimeout(resolve, 1100))
   await app.inject({ url: '/hello', headers: asUser('new') })
   await app.userlog.flush()
   t.equal(await db.zscore(keys.usersIndex, 'old'), null)
-  t.same(await db.zrange(keys.namesIndex, 0, -1), ['new\0new'])
+  t.same(await db.zrange(keys.namesIndex, '0', '-1'), ['new\0new'])
   t.equal(await db.hget(keys.lastPath, 'old'), null)
   t.equal(await db.exists(keys.log('old')), 0, 'the log itself expired')
 })
@@ -210,7 +210,7 @@ t.test('the plugin keeps its parsers, validators and routes to itself', async (t
 t.test('registering twice is refused', async (t) => {
   const app = Fastify()
   await app.register(userlog, { redis: redis.url })
-  await t.rejects(app.register(userlog, { redis: redis.url }).ready(), /already been registered/)
+  await t.rejects(async () => { await app.register(userlog, { redis: redis.url }).ready() }, /already been registered/)
   await app.close()
 })
 

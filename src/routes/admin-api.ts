@@ -10,11 +10,33 @@ export interface AdminApiOptions { settings: Settings, store: Store }
 
 // Query strings are validated as strings (the plugin's Ajv never coerces), then parsed.
 const count = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` })
-const userParam = {
-  type: 'object',
-  required: ['user'],
-  additionalProperties: false,
-  properties: { user: { type: 'string', minLength: 1, maxLength: MAX_USER } }
+
+/**
+ * The user named by the path after `base` (e.g. `/api/logs/` + user + `/export`). Read from the
+ * raw URL rather than a `:user` parameter because the host's router caps parameters at
+ * `maxParamLength` (100 by default) while user names may be up to MAX_USER long, and because a
+ * '/' in a name arrives encoded as %2F and must stay one segment.
+ */
+export function userFromPath (req: FastifyRequest, base: string, suffix = ''): string | null {
+  const url = req.url
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  const start = path.indexOf(base)
+  if (start === -1) return null
+  let rest = path.slice(start + base.length)
+  if (suffix !== '') {
+    if (!rest.endsWith(suffix)) return null
+    rest = rest.slice(0, -suffix.length)
+  }
+  if (rest === '' || rest.includes('/')) return null
+  let user: string
+  try { user = decodeURIComponent(rest) } catch { throw badRequest('params/user must be a valid percent-encoded name') }
+  if (user.length > MAX_USER) throw badRequest(`params/user must NOT have more than ${MAX_USER} characters`)
+  return user
+}
+
+function badRequest (message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 400 })
 }
 
 /** Parses a validated count and checks its range, answering 400 outside it. */
@@ -22,7 +44,7 @@ function bounded (value: string | undefined, def: number, min: number, max: numb
   if (value === undefined) return def
   const n = Number(value)
   if (n < min || n > max) {
-    throw Object.assign(new Error(`querystring/${name} must be from ${min} to ${max}`), { statusCode: 400 })
+    throw badRequest(`querystring/${name} must be from ${min} to ${max}`)
   }
   return n
 }
@@ -72,25 +94,26 @@ export async function adminApi (app: FastifyInstance, { settings, store }: Admin
     return { users: await store.activeUsers(minutes, limit) }
   })
 
-  app.get<{ Params: { user: string }, Querystring: { limit?: string } }>('/api/logs/:user', {
-    schema: {
-      params: userParam,
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: count(100_000) } }
-    }
+  app.get<{ Querystring: { limit?: string } }>('/api/logs/*', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: count(100_000) } } }
   }, async (req, reply) => {
+    const user = userFromPath(req, '/api/logs/')
+    if (user === null) return await reply.callNotFound()
     const limit = bounded(req.query.limit, settings.maxEntries, 1, settings.maxEntries, 'limit')
-    const raw = await store.rawLog(req.params.user, limit)
+    const raw = await store.rawLog(user, limit)
     if (raw.length === 0) {
-      return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${req.params.user}` })
+      return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${user}` })
     }
     // The entries are stored as JSON: splice them in rather than parse and re-serialise.
     return await reply.type('application/json; charset=utf-8')
-      .send(`{"user":${JSON.stringify(req.params.user)},"entries":[${raw.join(',')}]}`)
+      .send(`{"user":${JSON.stringify(user)},"entries":[${raw.join(',')}]}`)
   })
 
-  app.delete<{ Params: { user: string } }>('/api/users/:user', { schema: { params: userParam } }, async (req, reply) => {
-    await store.deleteUser(req.params.user)
-    req.log.info({ userlog: { action: 'erase', target: req.params.user } }, 'fastify-userlog: user data erased')
+  app.delete('/api/users/*', async (req, reply) => {
+    const user = userFromPath(req, '/api/users/')
+    if (user === null) return await reply.callNotFound()
+    await store.deleteUser(user)
+    req.log.info({ userlog: { action: 'erase', target: user } }, 'fastify-userlog: user data erased')
     return await reply.code(204).send()
   })
 
