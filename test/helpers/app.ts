@@ -5,9 +5,12 @@ import { userlog, type UserlogOptions } from '../../src/index.js'
 export const asUser = (user: string): Record<string, string> => ({ 'x-user': encodeURIComponent(user) })
 export const asAdmin = asUser('admin')
 
+/** The user of a test request: the `x-user` header, or the `testuser` cookie a browser test sets. */
 export function userFromHeader (req: FastifyRequest): string | undefined {
   const h = req.headers['x-user']
-  return typeof h === 'string' ? decodeURIComponent(h) : undefined
+  if (typeof h === 'string') return decodeURIComponent(h)
+  const cookie = /(?:^|;\s*)testuser=([^;]*)/.exec(req.headers.cookie ?? '')
+  return cookie?.[1] !== undefined ? decodeURIComponent(cookie[1]) : undefined
 }
 
 export interface TestApp { app: FastifyInstance, logs: Array<Record<string, unknown>> }
