@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { Ajv } from 'ajv'
-import { validateOptions, type UserlogOptions, type Settings } from './options.js'
+import { validateOptions, type UserlogOptions } from './options.js'
 import { Keys } from './keys.js'
 import { createClient, whenReady } from './redis.js'
 import { BatchWriter, type WriterStats } from './writer.js'
@@ -15,6 +15,13 @@ import { installErrorHandling } from './routes/errors.js'
 import { makeAdminGuard } from './routes/admin-guard.js'
 import { adminApi } from './routes/admin-api.js'
 import { adminPage } from './routes/admin-page.js'
+import { AuditLog } from './audit.js'
+import type { PluginContext } from './context.js'
+import type { Contributor } from './batch.js'
+import { collectorRoutes } from './collector/routes.js'
+import { sessionContributor } from './collector/sessions.js'
+import { reportContributor } from './report/counters.js'
+import { reportApi } from './report/routes.js'
 
 export interface UserlogDecorator {
   /** Adds a custom server-side entry to a user's log (kind defaults to 'custom'). */
@@ -40,7 +47,10 @@ const READY_WAIT_MS = 2000
 /** On close, how long the buffer may take to reach Redis. */
 const CLOSE_FLUSH_MS = 2000
 
-async function routes (app: FastifyInstance, { settings, store }: { settings: Settings, store: Store }): Promise<void> {
+async function routes (app: FastifyInstance, options: PluginContext & { prefix?: string }): Promise<void> {
+  // Sub-plugins get the context without `prefix`, which would otherwise prefix them twice.
+  const { prefix: _prefix, ...ctx } = options
+  const { settings } = ctx
   // The plugin's own Ajv: report every bad field, never coerce types, never strip properties.
   const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: true })
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
@@ -50,13 +60,17 @@ async function routes (app: FastifyInstance, { settings, store }: { settings: Se
     reply.header('Referrer-Policy', 'no-referrer')
     return payload
   })
+  // Public: tracker.js and the /events collector.
+  await app.register(collectorRoutes, ctx)
+  // Everything else is for admins only.
   await app.register(async (admin) => {
     admin.addHook('onRequest', makeAdminGuard(settings))
     admin.addHook('onSend', async (_req, reply, payload) => {
       if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store')
       return payload
     })
-    await admin.register(adminApi, { settings, store })
+    await admin.register(adminApi, ctx)
+    await admin.register(reportApi, ctx)
     await admin.register(adminPage, { settings })
   })
 }
@@ -70,10 +84,14 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
     // ioredis reports every failed reconnect; the writer already logs one warning per outage.
     client.on('error', (err: Error) => fastify.log.debug({ err }, 'fastify-userlog: Redis connection error'))
   }
+  // Counters and sessions ride along with each write batch.
+  const contributors = [sessionContributor({ settings, keys }), reportContributor({ settings, keys })]
+    .filter((c): c is Contributor => c !== null)
   const writer = new BatchWriter(client, {
     keys, maxEntries: settings.maxEntries, ttl: settings.ttl, indexCap: INDEX_CAP, publish: true
-  }, settings.maxBuffer, fastify.log)
+  }, settings.maxBuffer, fastify.log, contributors)
   const store = new Store(client, keys)
+  const ctx: PluginContext = { settings, keys, client, store, writer, audit: new AuditLog(client, keys, settings) }
 
   if (settings.isAdmin === null) {
     fastify.log.warn('fastify-userlog: no isAdmin option given, so the admin page and API deny everyone')
@@ -96,7 +114,7 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
     if (owned) await client.quit().catch(() => { client.disconnect() })
   })
 
-  await fastify.register(routes, { prefix: settings.routePrefix, settings, store })
+  await fastify.register(routes, { prefix: settings.routePrefix, ...ctx })
 
   if (owned && !(await whenReady(client, READY_WAIT_MS))) {
     fastify.log.warn('fastify-userlog: Redis is not reachable yet; entries are buffered until it is')

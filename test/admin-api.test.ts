@@ -192,3 +192,21 @@ t.test('the admin page: HTML with a strict CSP, assets served, no trailing slash
   }
   t.equal((await app.inject({ url: '/userlog/assets/../../package.json', headers: asAdmin })).statusCode, 404)
 })
+
+t.test('audit: views, grants and erasures are recorded, newest first, and logged', async (t) => {
+  await db.flushall()
+  const { app, logs } = await buildApp({ redis: redis.url })
+  t.teardown(() => app.close())
+  await app.inject({ url: '/userlog/api/logs/ivy', headers: asAdmin })
+  await app.inject({ method: 'POST', url: '/userlog/api/token', headers: asAdmin, payload: { user: '*' } })
+  await app.inject({ method: 'DELETE', url: '/userlog/api/users/ivy', headers: asAdmin })
+  await app.inject({ url: '/userlog/api/logs/ivy', headers: asUser('bob') }) // refused: not audited
+  const res = await app.inject({ url: '/userlog/api/audit?limit=10', headers: asAdmin })
+  t.equal(res.statusCode, 200)
+  const entries = (res.json() as { entries: Array<{ t: number, admin: string, action: string, target: string }> }).entries
+  t.same(entries.map((e) => [e.admin, e.action, e.target]), [['admin', 'erase', 'ivy'], ['admin', 'watch', '*'], ['admin', 'view', 'ivy']])
+  t.type(entries[0]?.t, 'number')
+  t.equal(logs.filter((l) => String(l.msg).startsWith('fastify-userlog: audit')).length, 3)
+  t.equal((await app.inject({ url: '/userlog/api/audit', headers: asUser('bob') })).statusCode, 403)
+  t.equal((await app.inject({ url: '/userlog/api/audit?limit=5000', headers: asAdmin })).statusCode, 400)
+})

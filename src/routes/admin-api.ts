@@ -3,10 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Settings } from '../options.js'
-import type { Store } from '../store.js'
+import type { PluginContext } from '../context.js'
 import { MAX_USER } from '../entry.js'
-
-export interface AdminApiOptions { settings: Settings, store: Store }
 
 // Query strings are validated as strings (the plugin's Ajv never coerces), then parsed.
 const count = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` })
@@ -59,7 +57,7 @@ export function realtimeUrlFor (settings: Settings, req: FastifyRequest): string
   return `${scheme}://${host}:8080/live`
 }
 
-export async function adminApi (app: FastifyInstance, { settings, store }: AdminApiOptions): Promise<void> {
+export async function adminApi (app: FastifyInstance, { settings, store, audit }: PluginContext): Promise<void> {
   app.get('/api/config', async (req) => ({
     realtimeUrl: realtimeUrlFor(settings, req),
     maxEntries: settings.maxEntries,
@@ -101,6 +99,7 @@ export async function adminApi (app: FastifyInstance, { settings, store }: Admin
     if (user === null) return await reply.callNotFound()
     const limit = bounded(req.query.limit, settings.maxEntries, 1, settings.maxEntries, 'limit')
     const raw = await store.rawLog(user, limit)
+    await audit.record(req, 'view', user)
     if (raw.length === 0) {
       return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${user}` })
     }
@@ -113,8 +112,16 @@ export async function adminApi (app: FastifyInstance, { settings, store }: Admin
     const user = userFromPath(req, '/api/users/')
     if (user === null) return await reply.callNotFound()
     await store.deleteUser(user)
-    req.log.info({ userlog: { action: 'erase', target: user } }, 'fastify-userlog: user data erased')
+    await audit.record(req, 'erase', user)
     return await reply.code(204).send()
+  })
+
+  app.get<{ Querystring: { limit?: string } }>('/api/audit', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: count(1000) } } }
+  }, async (req, reply) => {
+    const limit = bounded(req.query.limit, 100, 1, 1000, 'limit')
+    const raw = await audit.list(limit)
+    return await reply.type('application/json; charset=utf-8').send(`{"entries":[${raw.join(',')}]}`)
   })
 
   app.post<{ Body: { user: string } }>('/api/token', {
@@ -129,8 +136,8 @@ export async function adminApi (app: FastifyInstance, { settings, store }: Admin
   }, async (req) => {
     // 144 random bits; stored with a TTL and taken once by the realtime server (GETDEL).
     const token = randomBytes(18).toString('base64url')
-    const admin = settings.getUser(req)
-    await store.client.set(store.keys.token(token), JSON.stringify({ user: req.body.user, admin: admin ?? null }), 'EX', TOKEN_TTL_S)
+    await store.client.set(store.keys.token(token), JSON.stringify({ user: req.body.user, admin: audit.adminName(req) }), 'EX', TOKEN_TTL_S)
+    await audit.record(req, 'watch', req.body.user)
     return { token, url: realtimeUrlFor(settings, req), expiresIn: TOKEN_TTL_S }
   })
 }

@@ -2,6 +2,11 @@
 import { api, userPath } from './api.js'
 import { el, clear, setText } from './dom.js'
 import { LogTable } from './logtable.js'
+// Each feature module wires itself to the page through the userlog:* events dispatched here.
+import './live.js'
+import './sessions.js'
+import './report.js'
+import './audit.js'
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
 
@@ -33,6 +38,7 @@ function showTab (name) {
     void refreshActive()
     state.activeTimer = setInterval(refreshActive, 10_000)
   }
+  document.dispatchEvent(new CustomEvent('userlog:tab', { detail: { name } }))
 }
 for (const tab of document.querySelectorAll('.tab')) {
   tab.addEventListener('click', () => showTab(tab.getAttribute('data-tab') || 'logs'))
@@ -147,4 +153,4 @@ if (initial) {
   void showUser(initial)
 }
 
-export { state, table, showUser, say }
+export { state, table, showUser, showTab, say }

@@ -1,0 +1,40 @@
+// Who looked at whose data: every view of a log, live-view grant, export and erasure is kept
+// in a capped Redis list (newest first) and logged with pino.
+import type { FastifyRequest } from 'fastify'
+import type { Keys } from './keys.js'
+import type { RedisLike, Settings } from './options.js'
+
+export type AuditAction = 'view' | 'watch' | 'export' | 'erase'
+
+export interface AuditEntry { t: number, admin: string | null, action: AuditAction, target: string }
+
+/** Audit entries kept (the oldest are trimmed). */
+export const AUDIT_CAP = 1000
+
+export class AuditLog {
+  constructor (private readonly client: RedisLike, private readonly keys: Keys, private readonly settings: Settings) {}
+
+  /** The admin making the request, as the host's getUser names them. */
+  adminName (req: FastifyRequest): string | null {
+    try {
+      const name = this.settings.getUser(req)
+      return typeof name === 'string' && name !== '' ? name : null
+    } catch {
+      return null
+    }
+  }
+
+  async record (req: FastifyRequest, action: AuditAction, target: string): Promise<void> {
+    const entry: AuditEntry = { t: Date.now(), admin: this.adminName(req), action, target }
+    // User-controlled names go under our own key, never spread into the log bindings.
+    req.log.info({ userlog: { audit: entry } }, `fastify-userlog: audit ${action}`)
+    await this.client.multi()
+      .lpush(this.keys.audit, JSON.stringify(entry))
+      .ltrim(this.keys.audit, 0, AUDIT_CAP - 1)
+      .exec()
+  }
+
+  async list (limit: number): Promise<string[]> {
+    return await this.client.lrange(this.keys.audit, 0, limit - 1)
+  }
+}
