@@ -37,6 +37,10 @@ export class LogTable {
     this.showUser = Boolean(options.showUser)
     this.hideHeartbeats = false
     this.count = 0
+    /** Ids of the entries shown, so a live stream never shows one twice. */
+    this.ids = new Set()
+    /** A live table keeps at most this many rows (the oldest go). */
+    this.maxRows = 2000
     this.renderHead()
   }
 
@@ -58,25 +62,53 @@ export class LogTable {
   clear () {
     clear(this.body)
     this.count = 0
+    this.ids.clear()
+  }
+
+  /** @param {unknown} id */
+  has (id) {
+    return typeof id === 'string' && this.ids.has(id)
   }
 
   /** Replaces the rows. @param {any[]} entries newest first */
   setEntries (entries) {
     this.clear()
     const frag = document.createDocumentFragment()
-    for (const entry of entries) frag.append(this.row(entry))
+    for (const entry of entries) {
+      frag.append(this.row(entry))
+      if (typeof entry.id === 'string') this.ids.add(entry.id)
+    }
     this.body.append(frag)
     this.count = entries.length
   }
 
   /** Adds rows on top. @param {any[]} entries oldest first @param {boolean} [flash] */
   prepend (entries, flash = true) {
+    let added = 0
     for (const entry of entries) {
+      if (this.has(entry.id)) continue
+      if (typeof entry.id === 'string') this.ids.add(entry.id)
       const row = this.row(entry)
       if (flash) row.classList.add('new')
       this.body.prepend(row)
       this.count++
+      added++
     }
+    while (this.count > this.maxRows) this.dropOldest()
+    return added
+  }
+
+  dropOldest () {
+    const last = this.body.lastElementChild
+    if (!last) return
+    const row = last.classList.contains('detail') ? last.previousElementSibling : last
+    if (last.classList.contains('detail')) last.remove()
+    if (row) {
+      const id = /** @type {HTMLElement} */ (row).dataset.id
+      if (id) this.ids.delete(id)
+      row.remove()
+    }
+    this.count--
   }
 
   /** @param {boolean} hide */
