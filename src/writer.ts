@@ -98,7 +98,11 @@ export class BatchWriter {
   /** Writes everything buffered now; resolves when it is written or a write failed. */
   async flush (): Promise<void> {
     for (;;) {
-      if (this.inFlight !== null) await this.inFlight
+      // Awaiting a batch can start the next one (its `finally`): loop until none is in flight.
+      if (this.inFlight !== null) {
+        await this.inFlight
+        continue
+      }
       if (this.retry === null && this.buffer.length === 0) return
       const before = this.counters.failedBatches
       this.startFlush()

@@ -225,3 +225,14 @@ t.test('a user-supplied client is used as is and left open on close', async (t) 
   t.equal((await logOf('hank')).length, 1, 'the buffer was flushed on close')
   client.disconnect()
 })
+
+t.test('flush() resolves only when every batch, including the last, is written', async (t) => {
+  const { app } = await buildApp({ redis: redis.url, maxEntries: 10 })
+  t.teardown(() => app.close())
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 2500; i++) app.userlog.record(`bulk${i % 7}`, { n: i })
+    await app.userlog.flush()
+    t.match(app.userlog.stats(), { written: 2500 * (round + 1), buffered: 0 })
+  }
+  t.ok(app.userlog.stats().batches >= 9, 'more than one batch each round (1000 entries at most per call)')
+})
