@@ -4,7 +4,7 @@ import type { Keys } from './keys.js'
 import type { Entry } from './entry.js'
 import { namesMember } from './write-script.js'
 
-export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX'
+export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP'
 
 /**
  * Counter and session updates that ride along with a batch. Increments of the same key and
@@ -15,12 +15,34 @@ export class BatchOps {
   private readonly keyIndex = new Map<string, number>()
   private readonly ops: Array<[OpName, string, string, string]> = []
   private readonly increments = new Map<string, [string, string, number]>()
+  private readonly capped = new Map<string, [string, string, number, number]>()
+  private readonly extremes = new Map<string, ['HMAX' | 'HMIN', string, string, number]>()
 
   hincrby (key: string, field: string, n: number): void {
     const id = key + '\0' + field
     const cur = this.increments.get(id)
     if (cur === undefined) this.increments.set(id, [key, field, n])
     else cur[2] += n
+  }
+
+  /**
+   * Like hincrby, but a field the hash does not have yet is only added while the hash has fewer
+   * than `cap` fields besides "other"; past that, the count goes to the field "other". Summed per
+   * batch; new fields are offered in the order they were first seen.
+   */
+  hincrcap (key: string, field: string, n: number, cap: number): void {
+    const id = key + '\0' + field
+    const cur = this.capped.get(id)
+    if (cur === undefined) this.capped.set(id, [key, field, n, cap])
+    else cur[2] += n
+  }
+
+  /** HMAX (or HMIN) merged per batch: one op per key and field, with the batch's largest (smallest) value. */
+  extreme (op: 'HMAX' | 'HMIN', key: string, field: string, value: number): void {
+    const id = op + key + '\0' + field
+    const cur = this.extremes.get(id)
+    if (cur === undefined) this.extremes.set(id, [op, key, field, value])
+    else if (op === 'HMAX' ? value > cur[3] : value < cur[3]) cur[3] = value
   }
 
   pfadd (key: string, element: string): void { this.ops.push(['PFADD', key, element, '']) }
@@ -30,13 +52,15 @@ export class BatchOps {
   /** Sets field to value unless it already holds a larger number. */
   hmax (key: string, field: string, value: number): void { this.ops.push(['HMAX', key, field, String(value)]) }
 
-  get size (): number { return this.ops.length + this.increments.size }
+  get size (): number { return this.ops.length + this.increments.size + this.capped.size + this.extremes.size }
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
   encode (firstKey: number, argv: string[]): void {
     const all: Array<[OpName, string, string, string]> = []
     for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
-    // Increments first: an EXPIRE recorded for a counter key must come after the key exists.
+    for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
+    for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
+    // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
     all.push(...this.ops)
     for (const [op, key, x, y] of all) {
       let index = this.keyIndex.get(key)

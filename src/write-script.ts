@@ -15,8 +15,9 @@
 // process) numbers its batches and sends them strictly in order, one at a time, retrying a
 // failed one before any newer one; so the marker only has to remember the last number applied.
 //
-// The generic ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX) used for
-// report counters and sessions.
+// The generic ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX, HMIN, HINCRCAP)
+// used for report counters and sessions. HINCRCAP's arg2 is "n,cap": HINCRBY by n, except that a
+// field the hash lacks goes to the field "other" once the hash has `cap` fields besides "other".
 export const WRITE_SCRIPT = `
 local seq = tonumber(ARGV[8])
 local done = tonumber(redis.call('GET', KEYS[1]))
@@ -83,6 +84,16 @@ for o = 1, ops do
   elseif op == 'HMAX' then
     local cur = tonumber(redis.call('HGET', key, x))
     if cur == nil or cur < tonumber(y) then redis.call('HSET', key, x, y) end
+  elseif op == 'HMIN' then
+    local cur = tonumber(redis.call('HGET', key, x))
+    if cur == nil or cur > tonumber(y) then redis.call('HSET', key, x, y) end
+  elseif op == 'HINCRCAP' then
+    local comma = string.find(y, ',', 1, true)
+    if redis.call('HEXISTS', key, x) == 0 then
+      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, 'other')
+      if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
+    end
+    redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
   else return redis.error_reply('unknown op ' .. op) end
   a = a + 4
 end
