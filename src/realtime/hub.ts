@@ -1,0 +1,497 @@
+// The hub: two Redis connections per process (commands, and one subscriber shared by every viewer),
+// refcounted channel subscriptions, and the fan-out of live messages.
+//
+// Joining a stream: the viewer is added to its channel first, so every live message from then on is
+// kept for it; the channel is SUBSCRIBEd if it is new (or the pending SUBSCRIBE is awaited); only
+// after the subscribe reply is the log read (LRANGE). The backlog and the kept messages are then
+// merged by entry id (entries.ts), so nothing published in between is lost or sent twice. The
+// two connections are two sockets, so a message published before the read may still be read after
+// it: live messages are checked against each viewer's recent ids as well.
+//
+// Redis going away: the subscriber is PINGed every `redisPingMs`; a close or an unanswered PING
+// marks Redis down and every viewer is told. When the subscriber is ready again the hub itself
+// resubscribes every channel (ioredis' autoResubscribe is off, so the hub knows when it is done),
+// tells viewers Redis is up, re-reads each watched log and sends each viewer what it has not had.
+import { Redis, type RedisOptions } from 'ioredis'
+import { Keys } from '../keys.js'
+import { mergeSnapshot, parseList, parseMessage, unseen, type LiveEntry } from './entries.js'
+import { CallbackViewer, MAX_PENDING, type LiveFrame, type Viewer, type ViewerCallbacks } from './viewer.js'
+
+/** The subset of a pino / Fastify logger the hub uses. */
+export interface HubLogger {
+  debug: (obj: object, msg?: string) => void
+  info: (obj: object, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+}
+
+export interface HubOptions {
+  /** A redis:// URL (both connections are created and closed by the hub), or an ioredis `Redis` used for commands (not closed; the subscriber is its `duplicate()`). */
+  redis: string | Redis
+  prefix: string
+  log: HubLogger
+  /** @default 5000 */
+  redisPingMs?: number
+  /** Timeout of GETDEL and LRANGE. @default 2000 */
+  commandTimeoutMs?: number
+}
+
+/** A live-view grant as the admin API stores it. */
+export interface Grant {
+  /** The user to stream, or '*' for all users. */
+  user: string
+  admin: string | null
+}
+
+export interface HubCounters {
+  /** Entries handed to viewers (counted once per viewer). */
+  delivered: number
+  /** Entries skipped for viewers that could not keep up. */
+  dropped: number
+}
+
+export interface HubStats extends HubCounters {
+  viewers: number
+  channels: number
+  redisUp: boolean
+}
+
+class Channel {
+  readonly viewers = new Set<Viewer>()
+  /** The subscriber epoch in which the SUBSCRIBE reply for this channel arrived. */
+  confirmed = -1
+  waiters: Array<(epoch: number | null) => void> = []
+  constructor (readonly name: string, readonly user: string | null) {}
+}
+
+/** Options of the subscriber connection. */
+function subscriberOptions (): RedisOptions {
+  return {
+    connectionName: 'userlog-realtime-sub',
+    // The hub resubscribes itself after a reconnect, so it knows when the subscriptions are back.
+    autoResubscribe: false,
+    // Nothing is queued while disconnected: the hub subscribes on 'ready'.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: null,
+    connectTimeout: 5000,
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000)
+  }
+}
+
+/** Options of the command connection (GETDEL, LRANGE): fail fast, never queue. */
+function commandOptions (): RedisOptions {
+  return {
+    connectionName: 'userlog-realtime',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 5000,
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000)
+  }
+}
+
+class CommandTimeout extends Error {
+  constructor (ms: number) {
+    super(`Redis did not answer within ${ms} ms`)
+    this.name = 'CommandTimeout'
+  }
+}
+
+export class Hub {
+  readonly keys: Keys
+  readonly cmd: Redis
+  readonly sub: Redis
+  readonly counters: HubCounters = { delivered: 0, dropped: 0 }
+  private readonly ownsCmd: boolean
+  private readonly log: HubLogger
+  private readonly pingMs: number
+  private readonly commandTimeoutMs: number
+  private readonly channels = new Map<string, Channel>()
+  private readonly viewers = new Set<Viewer>()
+  /** Incremented on every subscriber disconnect: a subscription confirmed in an older epoch is gone. */
+  private epoch = 0
+  /** The subscriber is ready and every channel has been resubscribed. */
+  private connected = false
+  /** The last PING was answered in time. */
+  private responsive = true
+  /** What viewers were last told. */
+  private announcedUp = true
+  private pingSentAt: number | null = null
+  private missedPings = 0
+  private readonly pingTimer: NodeJS.Timeout
+  private upWaiters: Array<() => void> = []
+  private closing = false
+  private commandErrorLogged = false
+  private lastError: Error | null = null
+
+  constructor (opts: HubOptions) {
+    this.keys = new Keys(opts.prefix)
+    this.log = opts.log
+    this.pingMs = opts.redisPingMs ?? 5000
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000
+    if (typeof opts.redis === 'string') {
+      this.cmd = new Redis(opts.redis, commandOptions())
+      this.sub = new Redis(opts.redis, subscriberOptions())
+      this.ownsCmd = true
+    } else {
+      this.cmd = opts.redis
+      this.sub = opts.redis.duplicate(subscriberOptions())
+      this.ownsCmd = false
+    }
+    if (this.ownsCmd) this.cmd.on('error', (err: Error) => this.log.debug({ err }, 'userlog realtime: Redis command connection error'))
+    this.sub.on('error', (err: Error) => {
+      this.lastError = err
+      this.log.debug({ err }, 'userlog realtime: Redis subscriber error')
+    })
+    this.sub.on('ready', () => { void this.onReady() })
+    this.sub.on('close', () => this.onClose())
+    this.sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload))
+    this.pingTimer = setInterval(() => this.pingTick(), this.pingMs)
+    this.pingTimer.unref()
+  }
+
+  /** Redis is reachable: the subscriber is connected, resubscribed and answering PINGs. */
+  get redisUp (): boolean { return this.connected && this.responsive }
+
+  stats (): HubStats {
+    return { viewers: this.viewers.size, channels: this.channels.size, redisUp: this.redisUp, ...this.counters }
+  }
+
+  /**
+   * Takes a live-view grant (GETDEL: a token works once). Resolves null for an unknown, expired,
+   * reused or malformed grant; rejects when Redis cannot be asked.
+   */
+  async takeGrant (token: string): Promise<Grant | null> {
+    const raw = await this.command(() => this.cmd.getdel(this.keys.token(token)))
+    if (raw === null) return null
+    let v: unknown
+    try { v = JSON.parse(raw) } catch { return null }
+    if (typeof v !== 'object' || v === null) return null
+    const { user, admin } = v as { user?: unknown, admin?: unknown }
+    if (typeof user !== 'string' || user.length === 0) return null
+    return { user, admin: typeof admin === 'string' ? admin : null }
+  }
+
+  /** Adds a viewer: it gets its backlog, then live entries, until {@link leave}. */
+  join (viewer: Viewer): void {
+    if (this.closing) return
+    this.viewers.add(viewer)
+    const name = viewer.user === null ? this.keys.allChannel : this.keys.userChannel(viewer.user)
+    let ch = this.channels.get(name)
+    if (ch === undefined) {
+      ch = new Channel(name, viewer.user)
+      this.channels.set(name, ch)
+      this.subscribe(ch)
+    }
+    viewer.state = 'syncing'
+    viewer.pending = []
+    ch.viewers.add(viewer)
+    if (!this.announcedUp) viewer.status(false)
+    this.sync(ch, [viewer], true).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: backlog failed'))
+  }
+
+  /** Removes a viewer; the channel is unsubscribed after its last viewer leaves. */
+  leave (viewer: Viewer): void {
+    if (!this.viewers.delete(viewer)) return
+    viewer.state = 'closed'
+    viewer.pending = []
+    const name = viewer.user === null ? this.keys.allChannel : this.keys.userChannel(viewer.user)
+    const ch = this.channels.get(name)
+    if (ch === undefined || !ch.viewers.delete(viewer) || ch.viewers.size > 0) return
+    this.channels.delete(name)
+    for (const w of ch.waiters) w(null)
+    ch.waiters = []
+    if (this.sub.status === 'ready') {
+      this.sub.unsubscribe(name).catch((err: unknown) => this.log.debug({ err }, 'userlog realtime: UNSUBSCRIBE failed'))
+    }
+  }
+
+  /** Streams a user (or null: all users) to callbacks in this process. */
+  watch (user: string | null, callbacks: ViewerCallbacks): { close: () => void } {
+    const viewer = new CallbackViewer(user, callbacks)
+    this.join(viewer)
+    return { close: () => { viewer.close(); this.leave(viewer) } }
+  }
+
+  /** Stops everything: viewers are forgotten (their sockets are the caller's), owned connections quit. */
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    clearInterval(this.pingTimer)
+    for (const ch of this.channels.values()) {
+      for (const w of ch.waiters) w(null)
+      ch.waiters = []
+    }
+    const upWaiters = this.upWaiters
+    this.upWaiters = []
+    for (const w of upWaiters) w()
+    for (const v of this.viewers) v.state = 'closed'
+    this.viewers.clear()
+    this.channels.clear()
+    await Promise.all([quit(this.sub), this.ownsCmd ? quit(this.cmd) : Promise.resolve()])
+  }
+
+  /** Resolves once both connections are ready, or after `ms` (false) without failing. */
+  async ready (ms: number): Promise<boolean> {
+    const [a, b] = await Promise.all([whenReady(this.cmd, ms), whenReady(this.sub, ms)])
+    return a && b
+  }
+
+  /**
+   * Runs a command on the command connection within `commandTimeoutMs`. The connection queues
+   * nothing while disconnected; a command issued while it is (re)connecting waits for it, within
+   * the same time limit.
+   */
+  private async command<T> (run: () => Promise<T>): Promise<T> {
+    const started = Date.now()
+    if (this.cmd.status !== 'ready' && !await whenReady(this.cmd, this.commandTimeoutMs)) {
+      throw new CommandTimeout(this.commandTimeoutMs)
+    }
+    const left = Math.max(1, this.commandTimeoutMs - (Date.now() - started))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CommandTimeout(this.commandTimeoutMs)), left)
+    })
+    try {
+      return await Promise.race([run(), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private subscribe (ch: Channel): void {
+    // While disconnected, onReady subscribes every channel in the map, this one included.
+    if (this.sub.status !== 'ready') return
+    const epoch = this.epoch
+    this.sub.subscribe(ch.name).then(() => this.confirm(ch, epoch),
+      (err: unknown) => this.log.debug({ err }, 'userlog realtime: SUBSCRIBE failed (retried on reconnect)'))
+  }
+
+  private confirm (ch: Channel, epoch: number): void {
+    if (epoch !== this.epoch || this.channels.get(ch.name) !== ch) return
+    ch.confirmed = epoch
+    const waiters = ch.waiters
+    ch.waiters = []
+    for (const w of waiters) w(epoch)
+  }
+
+  /** Resolves with the epoch once `ch` is subscribed in the current connection, or null if it never will be. */
+  private async whenSubscribed (ch: Channel): Promise<number | null> {
+    if (this.closing || this.channels.get(ch.name) !== ch) return null
+    if (ch.confirmed === this.epoch) return this.epoch
+    return await new Promise((resolve) => ch.waiters.push(resolve))
+  }
+
+  private async waitForUp (ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        const i = this.upWaiters.indexOf(done)
+        if (i >= 0) this.upWaiters.splice(i, 1)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.upWaiters.push(done)
+    })
+  }
+
+  /**
+   * Reads the backlog of `ch` for `viewers` (all of them `live` or new) and hands each what it has
+   * not had: the whole backlog for a new viewer, only the missed entries after a resync.
+   */
+  private async sync (ch: Channel, viewers: Viewer[], initial: boolean): Promise<void> {
+    for (const v of viewers) {
+      v.state = 'syncing'
+      v.pending = []
+    }
+    const waiting = (): boolean => viewers.some((v) => v.state === 'syncing' && v.open)
+    let list: LiveEntry[] = []
+    for (;;) {
+      if (this.closing || !waiting()) return
+      const epoch = await this.whenSubscribed(ch)
+      if (epoch === null) return
+      if (ch.user === null) break // the all-users stream has no backlog
+      try {
+        const items = await this.command(() => this.cmd.lrange(this.keys.log(ch.user as string), 0, -1))
+        // The subscription was lost while the log was read: messages may be missing, read it again.
+        if (epoch !== this.epoch) continue
+        list = parseList(items)
+        this.commandErrorLogged = false
+        break
+      } catch (err) {
+        if (!this.commandErrorLogged) {
+          this.commandErrorLogged = true
+          this.log.warn({ err }, 'userlog realtime: could not read a backlog from Redis; retrying')
+        }
+        await this.waitForUp(1000)
+      }
+    }
+    for (const v of viewers) {
+      if (v.state !== 'syncing' || !v.open) continue
+      const { backlog, live } = mergeSnapshot(list, v.pending)
+      v.pending = []
+      v.state = 'live'
+      if (v.pendingDropped > 0) {
+        this.counters.dropped += v.pendingDropped
+        v.dropped(v.pendingDropped)
+        v.pendingDropped = 0
+      }
+      if (initial) {
+        v.seen.addAll(backlog)
+        v.backlog(backlog)
+        if (live.length > 0) {
+          v.seen.addAll(live)
+          v.entries(live)
+        }
+      } else {
+        const missing = unseen(backlog.concat(live), v.seen)
+        if (missing.length > 0) {
+          v.seen.addAll(missing)
+          v.entries(missing)
+        }
+      }
+    }
+  }
+
+  private onMessage (channel: string, payload: string): void {
+    const ch = this.channels.get(channel)
+    if (ch === undefined) return
+    const { entries, clean } = parseMessage(payload)
+    if (entries.length === 0) {
+      this.log.debug({ userlog: { channel } }, 'userlog realtime: ignored a live message without entries')
+      return
+    }
+    let data: Buffer | null = null
+    const frame: LiveFrame = {
+      entries,
+      // The payload is a JSON array of entries that just parsed: it is relayed as is, not re-serialized.
+      data: () => (data ??= Buffer.from(clean ? `{"type":"entries","entries":${payload}}` : JSON.stringify({ type: 'entries', entries })))
+    }
+    for (const v of ch.viewers) {
+      if (v.state === 'live') {
+        // The subscriber and the command connection are two sockets: a message published just
+        // before a backlog read can be read here after that backlog was sent. Drop what it had.
+        if (v.seen.hasAny(entries)) {
+          const fresh = entries.filter((e) => !v.seen.has(e.id))
+          v.seen.addAll(fresh)
+          v.entries(fresh)
+        } else {
+          v.seen.addAll(entries)
+          v.live(frame)
+        }
+      } else if (v.state === 'syncing') {
+        for (const e of entries) v.pending.push(e)
+        if (v.pending.length > MAX_PENDING) {
+          const over = v.pending.length - MAX_PENDING
+          v.pending.splice(0, over)
+          v.pendingDropped += over
+        }
+      }
+    }
+  }
+
+  private async onReady (): Promise<void> {
+    if (this.closing) return
+    const epoch = this.epoch
+    const channels = [...this.channels.values()]
+    try {
+      if (channels.length > 0) await this.sub.subscribe(...channels.map((ch) => ch.name))
+    } catch (err) {
+      this.log.debug({ err }, 'userlog realtime: resubscribe failed (retried on reconnect)')
+      return
+    }
+    if (epoch !== this.epoch || this.closing) return
+    for (const ch of channels) this.confirm(ch, epoch)
+    this.connected = true
+    this.responsive = true
+    this.lastError = null
+    this.pingSentAt = null
+    this.missedPings = 0
+    this.updateState()
+  }
+
+  private onClose (): void {
+    this.epoch++
+    this.pingSentAt = null
+    this.missedPings = 0
+    if (this.closing) return
+    this.connected = false
+    this.updateState()
+  }
+
+  private pingTick (): void {
+    if (this.closing || this.sub.status !== 'ready') return
+    if (this.pingSentAt !== null) {
+      // The previous PING is still unanswered after a whole interval: a frozen or unreachable Redis
+      // (a SIGSTOPped server keeps its socket open, so only a timeout notices).
+      this.missedPings++
+      if (this.responsive) {
+        this.responsive = false
+        this.updateState()
+      }
+      if (this.missedPings >= 3) {
+        this.log.warn({ userlog: { missedPings: this.missedPings } }, 'userlog realtime: Redis does not answer PING; reconnecting')
+        this.sub.disconnect(true)
+      }
+      return
+    }
+    const epoch = this.epoch
+    this.pingSentAt = Date.now()
+    this.sub.ping().then(() => {
+      if (epoch !== this.epoch) return
+      this.pingSentAt = null
+      this.missedPings = 0
+      if (!this.responsive) {
+        this.responsive = true
+        this.updateState()
+      }
+    }, () => {
+      if (epoch === this.epoch) this.pingSentAt = null
+    })
+  }
+
+  /** Tells viewers when Redis went down or came back; on the way back, resyncs every stream. */
+  private updateState (): void {
+    const up = this.redisUp
+    if (up === this.announcedUp) return
+    this.announcedUp = up
+    if (up) this.log.info({}, 'userlog realtime: Redis is back; resyncing live streams')
+    else this.log.warn({ err: this.lastError ?? undefined }, 'userlog realtime: Redis is unreachable; viewers are told and kept')
+    for (const v of this.viewers) if (v.open) v.status(up)
+    if (!up) return
+    const waiters = this.upWaiters
+    this.upWaiters = []
+    for (const w of waiters) w()
+    for (const ch of this.channels.values()) {
+      const live = [...ch.viewers].filter((v) => v.state === 'live')
+      if (live.length > 0) this.sync(ch, live, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
+    }
+  }
+}
+
+async function whenReady (client: Redis, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return true
+  if (client.status === 'end') return false
+  return await new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer)
+      client.removeListener('ready', onReady)
+      client.removeListener('end', onEnd)
+      resolve(ok)
+    }
+    const onReady = (): void => done(true)
+    const onEnd = (): void => done(false)
+    const timer = setTimeout(() => done(false), ms)
+    client.once('ready', onReady)
+    client.once('end', onEnd)
+  })
+}
+
+async function quit (client: Redis): Promise<void> {
+  if (client.status === 'end') return
+  try {
+    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+  } catch {
+    // already closed or unreachable: disconnect below
+  }
+  client.disconnect()
+}

@@ -1,0 +1,13 @@
+// The realtime server: the Fastify plugin, the hub behind it, and their types.
+export { userlogRealtime, readToken, checkOrigin } from './plugin.js'
+export type { RealtimeDecorator, RealtimeStats } from './plugin.js'
+export { validateRealtimeOptions, RealtimeOptionError } from './options.js'
+export type { RealtimeOptions, RealtimeSettings } from './options.js'
+export { Hub } from './hub.js'
+export type { HubOptions, HubLogger, HubStats, HubCounters, Grant } from './hub.js'
+export { Viewer, CallbackViewer } from './viewer.js'
+export type { ViewerCallbacks, LiveFrame } from './viewer.js'
+export { mergeSnapshot, parseList, parseMessage, RecentIds } from './entries.js'
+export type { LiveEntry } from './entries.js'
+export { CLOSE } from './ws-viewer.js'
+export { userlogRealtime as default } from './plugin.js'
