@@ -26,7 +26,7 @@ t.test('hello, the backlog oldest first, then live entries', async (t) => {
   const fresh = [entry('alice'), entry('alice')]
   await write(db, [fresh[0] as TestEntry, entry('bob')])
   await write(db, [fresh[1] as TestEntry])
-  await c.until((ms) => c.entries().length === 5)
+  await c.until(() => c.entries().length === 5)
   t.same(c.messages.slice(2), [{ type: 'entries', entries: [fresh[0]] }, { type: 'entries', entries: [fresh[1]] }], 'only alice, in order')
   t.equal(srv.app.userlogRealtime.stats().viewers, 1)
 })

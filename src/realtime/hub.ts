@@ -431,6 +431,9 @@ export class Hub {
       if (this.missedPings >= 3) {
         this.log.warn({ userlog: { missedPings: this.missedPings } }, 'userlog realtime: Redis does not answer PING; reconnecting')
         this.sub.disconnect(true)
+        // disconnect() only half-closes (FIN) and waits for the peer; a frozen or unreachable peer
+        // never answers, so the socket is destroyed now and ioredis reconnects at once.
+        this.sub.stream?.destroy()
       }
       return
     }

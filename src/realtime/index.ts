@@ -1,6 +1,6 @@
 // The realtime server: the Fastify plugin, the hub behind it, and their types.
 export { userlogRealtime, readToken, checkOrigin } from './plugin.js'
-export type { RealtimeDecorator, RealtimeStats } from './plugin.js'
+export type { RealtimeDecorator, RealtimeStats, ViewerInfo } from './plugin.js'
 export { validateRealtimeOptions, RealtimeOptionError } from './options.js'
 export type { RealtimeOptions, RealtimeSettings } from './options.js'
 export { Hub } from './hub.js'

@@ -20,11 +20,26 @@ export interface RealtimeStats extends HubStats {
   refused: Record<RefusedReason, number>
 }
 
+/** One streaming WebSocket viewer, as `fastify.userlogRealtime.viewers()` describes it. */
+export interface ViewerInfo {
+  /** The user watched, '*' for all users. */
+  user: string
+  /** Bytes queued on its socket now. */
+  queuedBytes: number
+  /** The most bytes ever queued on its socket right after a send. */
+  peakQueuedBytes: number
+  /** Entries skipped and not yet told to it. */
+  skipped: number
+  /** Its queue is full and it has not drained since. */
+  stuck: boolean
+}
+
 /** `fastify.userlogRealtime`: the hub (for in-process watchers) and the numbers behind /metrics. */
 export interface RealtimeDecorator {
   readonly hub: Hub
   readonly settings: Readonly<RealtimeSettings>
   stats: () => RealtimeStats
+  viewers: () => ViewerInfo[]
 }
 
 declare module 'fastify' {
@@ -83,7 +98,10 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
   const sockets = new Set<WebSocket>()
 
   const stats = (): RealtimeStats => ({ ...hub.stats(), connections: metrics.connections, refused: { ...metrics.refused } })
-  fastify.decorate('userlogRealtime', { hub, settings, stats })
+  const describeViewers = (): ViewerInfo[] => [...viewers].map((v) => ({
+    user: v.user ?? '*', queuedBytes: v.ws.bufferedAmount, peakQueuedBytes: v.peakBuffered, skipped: v.skipped, stuck: v.stuckSince !== null
+  }))
+  fastify.decorate('userlogRealtime', { hub, settings, stats, viewers: describeViewers })
   // On the plugin's own level, so the connections are closed even if registering the routes fails.
   fastify.addHook('onClose', async () => { await hub.close() })
   // Start-up waits a little for Redis, so the first viewers do not race the connections; a Redis
