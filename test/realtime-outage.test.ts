@@ -51,7 +51,7 @@ t.test('the subscriber alone is cut: entries published meanwhile are re-read and
   await write(db, backlog)
   await c.until(() => c.entries().length === 2)
 
-  const killed = await db.client('KILL', 'TYPE', 'pubsub')
+  const killed = await db.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
   t.equal(killed, 1, 'one subscriber connection for the whole process')
   const missed = [entry('alice'), entry('alice'), entry('alice')]
   await write(db, missed.slice(0, 2))
