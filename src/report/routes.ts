@@ -1,7 +1,34 @@
-// Admin routes for the report, exports and the audit trail.
+// Admin routes for the activity report and the all-users export (registered in the admin scope,
+// so isAdmin guards them). The per-user export, `/api/logs/<user>/export`, is answered through
+// the logs route (src/routes/admin-api.ts), which owns the `/api/logs/*` path.
 import type { FastifyInstance } from 'fastify'
 import type { PluginContext } from '../context.js'
+import { DayClock } from './days.js'
+import { buildReport } from './report.js'
+import { makeExports } from './export.js'
 
-export async function reportApi (_app: FastifyInstance, _ctx: PluginContext): Promise<void> {
-  // Filled in by the reports feature.
+export const MAX_REPORT_DAYS = 31
+
+export async function reportApi (app: FastifyInstance, ctx: PluginContext): Promise<void> {
+  const clock = new DayClock(ctx.settings.timeZone)
+  const { exportAll } = makeExports(ctx)
+
+  app.get<{ Querystring: { days?: string } }>('/api/report', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { days: { type: 'string', pattern: '^[0-9]{1,2}$' } }
+      }
+    }
+  }, async (req) => {
+    const days = req.query.days === undefined ? 7 : Number(req.query.days)
+    if (days < 1 || days > MAX_REPORT_DAYS) {
+      throw Object.assign(new Error(`querystring/days must be from 1 to ${MAX_REPORT_DAYS}`), { statusCode: 400 })
+    }
+    return await buildReport(ctx.client, ctx.keys, clock, days)
+  })
+
+  // Query string validated by exportOptions (shared with the per-user export).
+  app.get('/api/export', async (req, reply) => await exportAll(req, reply))
 }

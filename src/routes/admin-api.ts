@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Settings } from '../options.js'
 import type { PluginContext } from '../context.js'
 import { MAX_USER } from '../entry.js'
+import { makeExports } from '../report/export.js'
 
 // Query strings are validated as strings (the plugin's Ajv never coerces), then parsed.
 const count = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` })
@@ -57,7 +58,9 @@ export function realtimeUrlFor (settings: Settings, req: FastifyRequest): string
   return `${scheme}://${host}:8080/live`
 }
 
-export async function adminApi (app: FastifyInstance, { settings, store, audit }: PluginContext): Promise<void> {
+export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promise<void> {
+  const { settings, store, audit } = ctx
+  const { exportUser } = makeExports(ctx)
   app.get('/api/config', async (req) => ({
     realtimeUrl: realtimeUrlFor(settings, req),
     maxEntries: settings.maxEntries,
@@ -93,7 +96,13 @@ export async function adminApi (app: FastifyInstance, { settings, store, audit }
   })
 
   app.get<{ Querystring: { limit?: string } }>('/api/logs/*', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: count(100_000) } } }
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: count(100_000) } } },
+    // `/api/logs/<user>/export` lands here too: it is the export (src/report/export.ts), which
+    // validates its own query string, so it is answered before this route's validation.
+    preValidation: async (req, reply) => {
+      const user = userFromPath(req, '/api/logs/', '/export')
+      if (user !== null) return await exportUser(req, reply, user)
+    }
   }, async (req, reply) => {
     const user = userFromPath(req, '/api/logs/')
     if (user === null) return await reply.callNotFound()

@@ -1,2 +1,48 @@
-// Feature module of the admin page (see main.js for the userlog:* events it can listen to).
-export {}
+// The Audit tab: who viewed, watched, exported or erased whose data (GET /api/audit), newest
+// first. Every value is set as text.
+import { api } from './api.js'
+import { el, clear, setText } from './dom.js'
+
+const ACTIONS = { view: 'Viewed the log of', watch: 'Watched live', export: 'Exported', erase: 'Erased the data of' }
+
+const view = /** @type {HTMLElement} */ (document.getElementById('view-audit'))
+const reload = el('button', { type: 'button' }, ['Reload'])
+const message = el('p', { class: 'message', role: 'status' })
+const table = el('table', { id: 'audit', class: 'log' }, [
+  el('thead', {}, [el('tr', {}, ['Time', 'Admin', 'Action', 'Target'].map((h) => el('th', {}, [h])))]),
+  el('tbody')
+])
+view.append(el('div', { class: 'toolbar' }, [el('span', { class: 'hint' }, ['The latest 200 entries, newest first.']), reload]), message, table)
+const body = /** @type {HTMLTableSectionElement} */ (table.querySelector('tbody'))
+let seq = 0
+
+async function load () {
+  const mine = ++seq
+  setText(message, 'Loading…')
+  message.classList.remove('error')
+  try {
+    const res = await api('audit?limit=200')
+    if (mine !== seq) return
+    clear(body)
+    for (const e of res.entries) {
+      const action = /** @type {Record<string, string>} */ (ACTIONS)[e.action] ?? String(e.action)
+      const target = e.target === '*' ? 'all users' : e.target
+      body.append(el('tr', { 'data-action': String(e.action) }, [
+        el('td', { class: 'time' }, [new Date(e.t).toLocaleString()]),
+        el('td', {}, [e.admin ?? '(unknown)']),
+        el('td', {}, [action]),
+        el('td', { class: 'url' }, [String(target)])
+      ]))
+    }
+    setText(message, res.entries.length === 0 ? 'Nothing yet.' : '')
+  } catch (err) {
+    if (mine !== seq) return
+    setText(message, `Could not load the audit trail: ${err instanceof Error ? err.message : String(err)}`)
+    message.classList.add('error')
+  }
+}
+
+reload.addEventListener('click', () => { void load() })
+document.addEventListener('userlog:tab', (ev) => {
+  if (/** @type {CustomEvent<{ name: string }>} */ (ev).detail.name === 'audit') void load()
+})
