@@ -4,7 +4,8 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisServer } from './helpers/redis.js'
 import { Client, entry, eventually, keys, mint, startServer, upgradeStatus, write, type TestEntry } from './realtime-helpers.js'
-import { userlogRealtime, validateRealtimeOptions, readToken, checkOrigin } from '../src/realtime/index.js'
+import { userlogRealtime, validateRealtimeOptions, readToken, checkOrigin, mergeSnapshot, RecentIds, type LiveEntry } from '../src/realtime/index.js'
+import { unseen } from '../src/realtime/entries.js'
 import Fastify from 'fastify'
 
 const redis = await RedisServer.start()
@@ -304,4 +305,81 @@ t.test('an ioredis instance is used for commands and never closed', async (t) =>
   t.equal((await closed).code, 1001, 'viewers are closed with 1001 on shutdown')
   t.equal(client.status, 'ready', 'the caller\'s client is still open')
   t.equal(await client.ping(), 'PONG')
+})
+
+t.test('untrusted live messages: unusable items are skipped, re-published entries are not sent twice', async (t) => {
+  const srv = await startServer({ redis: redis.url })
+  t.teardown(() => srv.app.close())
+  const first = entry('alice')
+  await write(db, [first])
+  const c = await Client.viewer(srv.url, await mint(db, 'alice'))
+  t.teardown(() => c.close())
+  await c.until((ms) => ms.some((m) => m.type === 'backlog'))
+  const channel = keys.userChannel('alice')
+  for (const garbage of ['not json', '[1,"x",null]', '{"no":"id"}', '[]', '{"id":42}', `[{"id":"${'x'.repeat(300)}"}]`]) {
+    await db.publish(channel, garbage)
+  }
+  const second = entry('alice')
+  // An entry the viewer already has, next to a new one: only the new one goes out.
+  await db.publish(channel, JSON.stringify([first, second]))
+  const third = entry('alice')
+  // A mix of usable and unusable items: the usable one is re-serialized and sent.
+  await db.publish(channel, JSON.stringify([third, 'junk', { id: 7 }]))
+  const single = entry('alice')
+  await db.publish(channel, JSON.stringify(single))
+  await c.until(() => c.entries().length === 4)
+  t.same(c.entries(), [first, second, third, single])
+  t.same(c.messages.slice(2), [
+    { type: 'entries', entries: [second] },
+    { type: 'entries', entries: [third] },
+    { type: 'entries', entries: [single] }
+  ])
+})
+
+t.test('a log key that is not a list: no backlog, live entries still flow', async (t) => {
+  const srv = await startServer({ redis: redis.url })
+  t.teardown(() => srv.app.close())
+  await db.set(keys.log('mallory'), 'not a list')
+  const c = await Client.viewer(srv.url, await mint(db, 'mallory'))
+  t.teardown(() => c.close())
+  await c.until((ms) => ms.some((m) => m.type === 'backlog'))
+  t.same(c.ofType('backlog'), [{ type: 'backlog', entries: [] }])
+  const e = entry('mallory')
+  await db.publish(keys.userChannel('mallory'), JSON.stringify([e]))
+  await c.until(() => c.entries().length === 1)
+  t.same(c.entries(), [e])
+  t.match(srv.logs.find((l) => l.msg.includes('could not be read')), { level: 40 })
+})
+
+t.test('a list with unusable items yields the usable ones', async (t) => {
+  const srv = await startServer({ redis: redis.url })
+  t.teardown(() => srv.app.close())
+  const good = entry('zoe')
+  await db.lpush(keys.log('zoe'), 'not json', JSON.stringify(good), '{"id":1}', '[]')
+  const c = await Client.viewer(srv.url, await mint(db, 'zoe'))
+  t.teardown(() => c.close())
+  await c.until((ms) => ms.some((m) => m.type === 'backlog'))
+  t.same(c.ofType('backlog'), [{ type: 'backlog', entries: [good] }])
+})
+
+t.test('mergeSnapshot, unseen and RecentIds', async (t) => {
+  const e = (n: number): LiveEntry => ({ id: `i${n}` })
+  const ids = (es: LiveEntry[]): string[] => es.map((x) => x.id)
+  // The list was read with a cap of 3 while 1..6 were published: 1 and 2 were trimmed, 6 came after.
+  let m = mergeSnapshot([e(3), e(4), e(5)], [e(1), e(2), e(3), e(4), e(5), e(6)])
+  t.same([ids(m.backlog), ids(m.live)], [['i1', 'i2', 'i3', 'i4', 'i5'], ['i6']], 'trimmed entries go first, none lost')
+  m = mergeSnapshot([e(3), e(4), e(5)], [e(5), e(6), e(6)])
+  t.same([ids(m.backlog), ids(m.live)], [['i3', 'i4', 'i5'], ['i6']], 'listed ones not twice, duplicates dropped')
+  m = mergeSnapshot([], [e(1), e(2)])
+  t.same([ids(m.backlog), ids(m.live)], [[], ['i1', 'i2']])
+  m = mergeSnapshot([e(1), e(1)], [])
+  t.same(ids(m.backlog), ['i1'])
+
+  const seen = new RecentIds(3)
+  seen.addAll([e(1), e(2), e(3), e(4)])
+  t.equal(seen.size, 3)
+  t.notOk(seen.has('i1'), 'the oldest is forgotten')
+  t.ok(seen.has('i4'))
+  t.same(ids(unseen([e(1), e(2), e(3), e(4), e(5), e(6)], seen)), ['i5', 'i6'], 'only what follows the last one it had')
+  t.same(ids(unseen([e(7), e(8)], seen)), ['i7', 'i8'])
 })

@@ -318,6 +318,11 @@ export class Hub {
         this.commandErrorLogged = false
         break
       } catch (err) {
+        if (err instanceof Error && err.name === 'ReplyError') {
+          // Redis answered with an error (say the key is not a list): retrying would not help.
+          this.log.warn({ err, userlog: { user: ch.user } }, 'userlog realtime: the log could not be read; streaming without a backlog')
+          break
+        }
         if (!this.commandErrorLogged) {
           this.commandErrorLogged = true
           this.log.warn({ err }, 'userlog realtime: could not read a backlog from Redis; retrying')
