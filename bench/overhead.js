@@ -1,0 +1,481 @@
+#!/usr/bin/env node
+// What fastify-userlog costs a host, measured side by side against the same app without it.
+//
+// Four servers, each in its own process so that each one's CPU time can be read alone:
+//   bare        Fastify hello world (GET /hello); an onRequest hook sets req.user from x-user
+//   empty hook  bare + an empty onResponse hook: the floor any onResponse hook pays
+//   1 user      bare + fastify-userlog; every request by the same user
+//   1,000 users bare + fastify-userlog; the load generator rotates over 1,000 user names
+// They share one private redis-server.
+//
+// autocannon loads one server at a time for a fixed duration (a "window"); a round loads each
+// server once, and the order rotates from round to round, so drift (thermal, other load) hits
+// every variant alike. Per-round figures of a plugin variant are compared with bare's figures of
+// the same round (paired), and the median over rounds is reported.
+//
+//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--profile] [--plugin FILE] [--compare FILE]
+//
+// --quick: 3 rounds of 1 s.  --json: the figures as JSON on stdout (progress goes to stderr).
+// Exit code 0 when the run completed (missed goals are marked MISS in the output), 2 on an error.
+// --profile: the V8 sampling profiler runs in every server over the measured windows; prints
+// where each plugin variant spends its time, and what it spends more than bare, per function
+// (profiling slows the servers down: take the figures from a run without it).
+// --plugin FILE: load the plugin from FILE (a module exporting `userlog`) instead of dist/index.js.
+// --compare FILE: also run both plugin variants with the build in FILE, in the same rounds, to
+// compare a modified build with the current one under the same conditions.
+import { fork } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import { startRedis, parseInfo, commandCalls } from './lib/redis.js'
+import { machine, machineLine } from './lib/machine.js'
+import { summary, round } from './lib/stats.js'
+import { loadProfile, report as profileReport, isPluginFrame } from './lib/cpuprofile.js'
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '10' },
+    profile: { type: 'boolean', default: false },
+    plugin: { type: 'string' },
+    compare: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false }
+  }
+})
+if (opt.help) {
+  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--profile] [--plugin FILE] [--compare FILE]')
+  process.exit(0)
+}
+
+const ROUNDS = Number(opt.rounds ?? (opt.quick ? 3 : 10))
+const DURATION = Number(opt.duration ?? (opt.quick ? 1 : 3))
+const WARMUP = opt.quick ? 0.5 : 2
+const CONNECTIONS = Number(opt.connections)
+const PLUGIN = opt.plugin === undefined ? here('../dist/index.js') : resolve(opt.plugin)
+const COMPARE = opt.compare === undefined ? null : resolve(opt.compare)
+const MAX_ENTRIES = 100_000 // the servers' maxEntries (lib/server.js)
+
+const GOALS = {
+  addedCpuOne: 5, // µs per logged request, one user
+  addedCpuMany: 10, // µs per logged request, 1,000 users
+  ratioOne: 0.80, // req/s with the plugin ÷ bare, one user
+  commandsPerRequest: 0.1 // top-level Redis commands per logged request
+}
+
+const log = (...a) => { if (opt.json) console.error(...a); else console.log(...a) }
+
+const ONE = ['alice']
+const THOUSAND = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`)
+
+const VARIANTS = [
+  { key: 'bare', label: 'bare Fastify', server: 'bare', users: ONE },
+  { key: 'emptyHook', label: 'empty onResponse hook', server: 'empty-hook', users: ONE },
+  { key: 'oneUser', label: 'fastify-userlog, 1 user', server: 'plugin', users: ONE, prefix: 'bench1' },
+  { key: 'thousandUsers', label: 'fastify-userlog, 1,000 users', server: 'plugin', users: THOUSAND, prefix: 'bench1k' }
+]
+if (COMPARE !== null) {
+  VARIANTS.push(
+    { key: 'oneUserCompared', label: '--compare build, 1 user', server: 'plugin', users: ONE, prefix: 'benchB1', plugin: COMPARE },
+    { key: 'thousandUsersCompared', label: '--compare build, 1,000 users', server: 'plugin', users: THOUSAND, prefix: 'benchB1k', plugin: COMPARE })
+}
+
+/** A child process answering IPC requests ({ type, id, ... } → { type, id, ... }). */
+function child (file, args) {
+  const proc = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const waiting = new Map()
+  let seq = 0
+  let onReady
+  const ready = new Promise((resolve, reject) => {
+    onReady = resolve
+    proc.once('exit', (code) => {
+      const err = new Error(`${file} ${args[0] ?? ''} exited with code ${code}`)
+      reject(err)
+      for (const { reject } of waiting.values()) reject(err)
+      waiting.clear()
+    })
+  })
+  ready.catch(() => {})
+  proc.on('message', (msg) => {
+    if (msg.type === 'ready') onReady(msg)
+    else if (waiting.has(msg.id)) {
+      waiting.get(msg.id).resolve(msg)
+      waiting.delete(msg.id)
+    }
+  })
+  return {
+    proc,
+    ready,
+    async request (msg) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${file} ${args[0] ?? ''} is not running`)
+      const id = ++seq
+      const reply = new Promise((resolve, reject) => waiting.set(id, { resolve, reject }))
+      proc.send({ ...msg, id })
+      return await reply
+    },
+    async stop () {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      const exited = new Promise((resolve) => proc.once('exit', resolve))
+      proc.send({ type: 'exit' })
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** CPU time the whole machine has been busy, in µs (Linux /proc/stat; null elsewhere). */
+function machineBusy () {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const [user, nice, system, , , irq, softirq, steal] = f
+    return (user + nice + system + irq + softirq + (steal ?? 0)) * 10_000 // USER_HZ is 100 on Linux
+  } catch {
+    return null
+  }
+}
+
+const logKey = (prefix, user) => `${prefix}:{${user}}:log` // the bench's user names need no encoding
+
+async function main () {
+  for (const file of [PLUGIN, COMPARE ?? PLUGIN]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`)
+  }
+  const m = machine()
+  const started = Date.now()
+  log(`fastify-userlog overhead: ${ROUNDS} rounds × ${DURATION} s per variant, ${CONNECTIONS} connections, pipelining 1`)
+  log(`machine: ${machineLine(m)}`)
+  if (opt.plugin !== undefined) log(`plugin loaded from ${PLUGIN}`)
+  if (COMPARE !== null) log(`compared with the build in ${COMPARE}`)
+
+  const redis = await startRedis()
+  const admin = redis.client()
+  const sub = redis.client()
+  const profileDir = opt.profile ? mkdtempSync(join(tmpdir(), 'userlog-bench-profile-')) : null
+  const servers = new Map()
+  try {
+    for (const v of VARIANTS) {
+      const c = child(here('./lib/server.js'), [v.server, redis.url, v.prefix ?? 'none', pathToFileURL(v.plugin ?? PLUGIN).href])
+      servers.set(v.key, c)
+    }
+    for (const v of VARIANTS) v.port = (await servers.get(v.key).ready).port
+
+    // Entries published on each plugin variant's all-users channel (messages are JSON arrays).
+    const live = new Map()
+    for (const v of VARIANTS) if (v.prefix) live.set(`${v.prefix}:live:*all`, 0)
+    sub.on('message', (channel, message) => { live.set(channel, live.get(channel) + JSON.parse(message).length) })
+    await sub.subscribe(...live.keys())
+
+    const info = async () => {
+      const i = parseInfo(await admin.info('commandstats', 'cpu'))
+      return { calls: commandCalls(i), cpu: (Number(i.used_cpu_user) + Number(i.used_cpu_sys)) * 1e6 }
+    }
+
+    /** Loads one variant for `seconds` and returns what that window cost. */
+    const window = async (v, seconds) => {
+      const server = servers.get(v.key)
+      const i0 = await info()
+      const s0 = await server.request({ type: 'snap', flush: true })
+      const g0 = process.cpuUsage()
+      const m0 = machineBusy()
+      const t0 = performance.now()
+      const result = await autocannon({
+        url: `http://127.0.0.1:${v.port}`,
+        connections: CONNECTIONS,
+        pipelining: 1,
+        duration: seconds,
+        requests: v.users.map((u) => ({ method: 'GET', path: '/hello', headers: { 'x-user': u } }))
+      })
+      const wallUs = (performance.now() - t0) * 1000
+      const g1 = process.cpuUsage(g0)
+      const m1 = machineBusy()
+      await sleep(20) // let the last requests of the window finish their hooks
+      const s1 = await server.request({ type: 'snap', flush: true })
+      const i1 = await info()
+
+      const served = s1.served - s0.served
+      const executed = {}
+      let executedTotal = 0
+      for (const [name, calls] of Object.entries(i1.calls)) {
+        if (name === 'info') continue // the bench's own
+        const d = calls - (i0.calls[name] ?? 0)
+        if (d > 0) { executed[name] = d; executedTotal += d }
+      }
+      const topLevel = {}
+      let topLevelTotal = 0
+      for (const [name, n] of Object.entries(s1.sent)) {
+        const d = n - (s0.sent[name] ?? 0)
+        if (d > 0) { topLevel[name] = d; topLevelTotal += d }
+      }
+      const w = {
+        rps: result['2xx'] / result.duration,
+        responses2xx: result['2xx'],
+        errors: result.errors + result.timeouts + result.non2xx,
+        latencyP99ms: result.latency.p99,
+        served,
+        cpuUs: s1.cpu - s0.cpu,
+        cpuPerRequest: (s1.cpu - s0.cpu) / served,
+        cpuSystemPerRequest: (s1.cpuSystem - s0.cpuSystem) / served,
+        topLevelCommands: topLevelTotal,
+        topLevelByName: topLevel,
+        executedCommands: executedTotal,
+        executedByName: executed,
+        redisCpuUs: i1.cpu - i0.cpu,
+        // Share of one core each process used during the load: on a small machine the load
+        // generator and Redis compete with the server, which caps req/s before the server does.
+        serverBusy: (s1.cpu - s0.cpu) / wallUs,
+        loadGeneratorBusy: (g1.user + g1.system) / wallUs,
+        redisBusy: (i1.cpu - i0.cpu) / wallUs,
+        // Cores busy with anything else (other programs, and kernel network work not charged to a process).
+        otherBusy: m0 === null ? NaN : ((m1 - m0) - (s1.cpu - s0.cpu) - (g1.user + g1.system) - (i1.cpu - i0.cpu)) / wallUs
+      }
+      if (s1.stats !== null) {
+        w.written = s1.stats.written - s0.stats.written
+        w.dropped = s1.stats.dropped - s0.stats.dropped
+        w.batches = s1.stats.batches - s0.stats.batches
+        w.failedBatches = s1.stats.failedBatches - s0.stats.failedBatches
+        w.bufferedAfter = s1.stats.buffered
+        // Count what reached the logs, then empty them for the next window.
+        const keys = v.users.map((u) => logKey(v.prefix, u))
+        const lens = (await admin.pipeline(keys.map((k) => ['llen', k])).exec()).map(([err, n]) => { if (err) throw err; return n })
+        w.inLogs = lens.reduce((a, b) => a + b, 0)
+        // A log that reached maxEntries was trimmed (one busy user can exceed it within a
+        // window): then it must hold exactly maxEntries, and the live channel counts the rest.
+        w.logCapped = lens.some((n) => n >= MAX_ENTRIES)
+        w.logsOk = w.logCapped ? lens.every((n) => n <= MAX_ENTRIES) && w.inLogs <= served : w.inLogs === served
+        await admin.unlink(...keys)
+      }
+      return w
+    }
+
+    log(`warming up (${WARMUP} s each)…`)
+    for (const v of VARIANTS) await window(v, WARMUP)
+    const liveBase = new Map(live)
+    if (profileDir !== null) for (const c of servers.values()) await c.request({ type: 'profile-start' })
+
+    const rounds = []
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length])
+      const row = {}
+      for (const v of order) row[v.key] = await window(v, DURATION)
+      rounds.push({ order: order.map((v) => v.key), ...row })
+      log(`round ${r + 1}/${ROUNDS}: ` + order.map((v) => `${v.key} ${Math.round(row[v.key].rps)} req/s ${row[v.key].cpuPerRequest.toFixed(1)} µs`).join(' · '))
+    }
+    if (profileDir !== null) {
+      for (const [key, c] of servers) await c.request({ type: 'profile-stop', file: join(profileDir, `${key}.cpuprofile`) })
+    }
+    await sleep(300) // the last live messages
+    for (const [ch, n] of live) live.set(ch, n - liveBase.get(ch))
+
+    const result = summarise(rounds, live, m)
+    result.seconds = Math.round((Date.now() - started) / 1000)
+
+    for (const c of servers.values()) await c.stop()
+    servers.clear()
+    if (profileDir !== null) result.profiles = profiles(profileDir, rounds)
+
+    if (opt.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+    else print(result)
+    return 0 // a missed goal is shown in the output, not in the exit code
+  } finally {
+    for (const c of servers.values()) await c.stop().catch(() => {})
+    sub.disconnect()
+    admin.disconnect()
+    await redis.stop()
+  }
+}
+
+function summarise (rounds, live, m) {
+  const per = (key, f) => rounds.map((r) => f(r[key], r))
+  const sum = (key, field) => rounds.reduce((a, r) => a + (r[key][field] ?? 0), 0)
+  const variants = {}
+  for (const v of VARIANTS) {
+    const served = sum(v.key, 'served')
+    const out = {
+      label: v.label,
+      users: v.users.length,
+      rps: summary(per(v.key, (w) => w.rps)),
+      cpuPerRequest: summary(per(v.key, (w) => w.cpuPerRequest)),
+      cpuSystemPerRequest: summary(per(v.key, (w) => w.cpuSystemPerRequest)),
+      served,
+      errors: sum(v.key, 'errors'),
+      latencyP99ms: summary(per(v.key, (w) => w.latencyP99ms)),
+      topLevelCommandsPerRequest: sum(v.key, 'topLevelCommands') / served,
+      executedCommandsPerRequest: sum(v.key, 'executedCommands') / served,
+      redisCpuPerRequest: sum(v.key, 'redisCpuUs') / served,
+      serverBusy: summary(per(v.key, (w) => w.serverBusy)),
+      loadGeneratorBusy: summary(per(v.key, (w) => w.loadGeneratorBusy)),
+      redisBusy: summary(per(v.key, (w) => w.redisBusy)),
+      otherBusy: summary(per(v.key, (w) => w.otherBusy))
+    }
+    if (v.key !== 'bare') {
+      out.addedCpuPerRequest = summary(per(v.key, (w, r) => w.cpuPerRequest - r.bare.cpuPerRequest))
+      out.throughputRatio = summary(per(v.key, (w, r) => w.rps / r.bare.rps))
+      // What the ratio would be if the server's CPU were the only limit (bare µs/req ÷ this µs/req).
+      out.cpuCapacityRatio = summary(per(v.key, (w, r) => r.bare.cpuPerRequest / w.cpuPerRequest))
+    }
+    if (v.prefix) {
+      const written = sum(v.key, 'written')
+      const batches = sum(v.key, 'batches')
+      const total = (field) => {
+        const t = {}
+        for (const r of rounds) for (const [n, c] of Object.entries(r[v.key][field])) t[n] = (t[n] ?? 0) + c
+        return t
+      }
+      const topLevelByName = total('topLevelByName')
+      const executedByName = total('executedByName')
+      Object.assign(out, {
+        addedCpuVsEmptyHook: summary(per(v.key, (w, r) => w.cpuPerRequest - r.emptyHook.cpuPerRequest)),
+        topLevelByName,
+        executedByName,
+        // Cross-check of the client-side count: the script calls Redis itself saw.
+        scriptCallsSeenByRedis: (executedByName.evalsha ?? 0) + (executedByName.eval ?? 0),
+        written,
+        inLogs: sum(v.key, 'inLogs'),
+        live: live.get(`${v.prefix}:live:*all`),
+        dropped: sum(v.key, 'dropped'),
+        batches,
+        failedBatches: sum(v.key, 'failedBatches'),
+        entriesPerBatch: written / batches,
+        logCapped: rounds.filter((r) => r[v.key].logCapped).length,
+        logsOk: rounds.every((r) => r[v.key].logsOk),
+        leftBuffered: rounds.at(-1)[v.key].bufferedAfter
+      })
+      out.allStored = out.dropped === 0 && out.failedBatches === 0 && written === served && out.live === served &&
+        out.logsOk && out.leftBuffered === 0
+    }
+    variants[v.key] = out
+  }
+  const one = variants.oneUser
+  const many = variants.thousandUsers
+  const results = [
+    goal('added CPU per logged request, 1 user', one.addedCpuPerRequest.median, 'µs', `≤ ${GOALS.addedCpuOne}`, (x) => x <= GOALS.addedCpuOne),
+    goal('added CPU per logged request, 1,000 users', many.addedCpuPerRequest.median, 'µs', `≤ ${GOALS.addedCpuMany}`, (x) => x <= GOALS.addedCpuMany),
+    goal('throughput ratio vs bare, 1 user', one.throughputRatio.median, '', `≥ ${GOALS.ratioOne}`, (x) => x >= GOALS.ratioOne),
+    goal('throughput ratio vs bare, 1,000 users', many.throughputRatio.median, '', '', null),
+    goal('server-CPU capacity ratio vs bare, 1 user (bare µs/req ÷ plugin µs/req)', one.cpuCapacityRatio.median, '', '', null),
+    goal('server-CPU capacity ratio vs bare, 1,000 users', many.cpuCapacityRatio.median, '', '', null),
+    goal('top-level Redis commands per logged request, 1 user', one.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, (x) => x <= GOALS.commandsPerRequest, 4),
+    goal('top-level Redis commands per logged request, 1,000 users', many.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, (x) => x <= GOALS.commandsPerRequest, 4),
+    goal('entries stored / requests served, 1 user', Math.min(one.written, one.live) / one.served, '', '= 1 (all stored)', () => one.allStored, 4),
+    goal('entries stored / requests served, 1,000 users', Math.min(many.written, many.live) / many.served, '', '= 1 (all stored)', () => many.allStored, 4)
+  ]
+  return {
+    benchmark: 'overhead',
+    title: 'Host overhead of the request hook (server CPU, throughput, Redis commands, entries stored)',
+    machine: m,
+    settings: { plugin: PLUGIN, compare: COMPARE, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, pipelining: 1, maxEntries: MAX_ENTRIES },
+    results,
+    variants,
+    rounds
+  }
+}
+
+function goal (name, value, unit, target, check, digits = 2) {
+  return { name, value: round(value, digits), unit, goal: target, pass: check === null ? null : Boolean(check(value)) }
+}
+
+const fmt = (x, d = 1) => Number.isFinite(x) ? x.toFixed(d) : String(x)
+const range = (s, d = 1) => `${fmt(s.median, d)} (${fmt(s.p25, d)}–${fmt(s.p75, d)})`
+
+function print (res) {
+  const rows = [
+    ['variant', 'req/s', 'server CPU µs/req', 'of which kernel', 'added CPU µs/req vs bare', 'vs empty hook', 'throughput ratio', 'CPU capacity ratio', 'Redis cmds/req top-level', 'Redis cmds/req executed', 'Redis CPU µs/req', 'entries stored / served']
+  ]
+  for (const v of Object.values(res.variants)) {
+    rows.push([
+      v.label,
+      fmt(v.rps.median, 0),
+      range(v.cpuPerRequest),
+      fmt(v.cpuSystemPerRequest.median),
+      v.addedCpuPerRequest ? range(v.addedCpuPerRequest) : '—',
+      v.addedCpuVsEmptyHook ? range(v.addedCpuVsEmptyHook) : '—',
+      v.throughputRatio ? range(v.throughputRatio, 3) : '1',
+      v.cpuCapacityRatio ? fmt(v.cpuCapacityRatio.median, 3) : '1',
+      fmt(v.topLevelCommandsPerRequest, 4),
+      fmt(v.executedCommandsPerRequest, 3),
+      fmt(v.redisCpuPerRequest, 1),
+      v.written === undefined ? '—' : `${Math.min(v.written, v.live)} / ${v.served}${v.allStored ? ' ✓' : ' ✗'}`
+    ])
+  }
+  console.log('')
+  console.log(markdownTable(rows))
+  console.log('\nmedian over rounds (interquartile range); per-request Redis figures and entry counts are totals over all rounds')
+  const pc = (s) => `${Math.max(0, Math.round(100 * s.median))}%`
+  console.log('share of one core used during the load (median): ' + Object.values(res.variants).map((v) =>
+    `${v.label}: server ${pc(v.serverBusy)}, load generator ${pc(v.loadGeneratorBusy)}, Redis ${pc(v.redisBusy)}, other ${pc(v.otherBusy)}`).join(' · '))
+  const other = Math.max(...Object.values(res.variants).map((v) => v.otherBusy.median))
+  if (other > 0.3) console.log(`note: up to ${Math.round(100 * other)}% of a core went to other work during the windows: req/s are noisy; the CPU µs figures hold better`)
+  for (const v of Object.values(res.variants)) {
+    if (v.written === undefined) continue
+    console.log(`${v.label}: served ${v.served}, written (stats) ${v.written}, on the live channel ${v.live}, in the logs ${v.inLogs}` +
+      `${v.logCapped ? ` (${v.logCapped} windows filled a log to maxEntries ${MAX_ENTRIES}: checked it holds exactly that)` : ''}, logs check ${v.logsOk ? 'ok' : 'FAILED'}, dropped ${v.dropped}, ` +
+      `batches ${v.batches} (${fmt(v.entriesPerBatch, 1)} entries each), failed ${v.failedBatches},\n  ` +
+      `top-level commands sent ${JSON.stringify(v.topLevelByName)}, evalsha+eval calls seen by Redis ${v.scriptCallsSeenByRedis}, ` +
+      `commands executed by Redis (incl. inside the script) ${JSON.stringify(v.executedByName)}`)
+  }
+  console.log('')
+  console.log(markdownTable([['goal', 'figure', 'target', ''], ...res.results.map((g) =>
+    [g.name, `${g.value}${g.unit ? ' ' + g.unit : ''}`, g.goal || '—', g.pass === null ? '' : g.pass ? 'pass' : 'MISS'])]))
+  console.log(`\n${res.settings.rounds} rounds × ${res.settings.durationSeconds} s, ${res.settings.connections} connections, pipelining 1; run took ${res.seconds} s`)
+  console.log(`machine: ${machineLine(res.machine)}`)
+  if (res.profiles) {
+    console.log('\nCPU profiles of the measured windows (the profiler slows the servers: the table above is from the same run)')
+    for (const p of res.profiles) console.log(`\n## ${p.variant}: ${p.file}\n${p.text}`)
+  }
+}
+
+export function markdownTable (rows) {
+  const [head, ...body] = rows
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+function profiles (dir, rounds) {
+  const served = (key) => rounds.reduce((s, r) => s + r[key].served, 0)
+  const load = (key) => {
+    const file = join(dir, `${key}.cpuprofile`)
+    return existsSync(file) ? { file, a: loadProfile(file), requests: served(key) } : null
+  }
+  const bare = load('bare')
+  const perReq = (map, requests) => new Map([...map].map(([k, us]) => [k, us / requests]))
+  const us = (x) => `${x.toFixed(2).padStart(6)} µs/req`
+  const out = []
+  for (const v of VARIANTS) {
+    const p = load(v.key)
+    if (p === null) continue
+    const lines = [profileReport(p.a, p.requests, 15)]
+    if (v.prefix) {
+      lines.push('fastify-userlog functions (inclusive: the function and what it calls):')
+      for (const [k, t] of [...p.a.inclusive].filter(([k]) => isPluginFrame(k)).sort((x, y) => y[1] - x[1]).slice(0, 15)) {
+        lines.push(`  ${us(t / p.requests)}  ${k}`)
+      }
+    }
+    if (bare !== null && v.key !== 'bare') {
+      for (const [title, field] of [['area', 'byArea'], ['function', 'byFunction']]) {
+        const mine = perReq(p.a[field], p.requests)
+        const theirs = perReq(bare.a[field], bare.requests)
+        const diff = [...new Set([...mine.keys(), ...theirs.keys()])].filter((k) => !k.startsWith('(idle)') && k !== 'idle')
+          .map((k) => [k, (mine.get(k) ?? 0) - (theirs.get(k) ?? 0)]).sort((x, y) => y[1] - x[1])
+        lines.push(`self time more than bare, by ${title}:`)
+        for (const [k, d] of diff.slice(0, title === 'area' ? 10 : 20)) lines.push(`  ${d >= 0 ? '+' : ''}${us(d)}  ${k}`)
+      }
+    }
+    out.push({ variant: v.label, file: p.file, text: lines.join('\n') })
+  }
+  return out
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then((code) => { process.exitCode = code }, (err) => {
+    console.error(err)
+    process.exitCode = 2
+  })
+}
