@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// Live latency: from PUBLISH to a viewer's receipt, at 1,000 entries/s, 100 viewers of one user.
+//
+//   npm run build && node bench/live-latency.js [--quick] [--json] [--rate 1000] [--viewers 100] [--seconds 10]
+//
+// Starts a private redis-server and the realtime server (dist/cli/main.js, its own process, as in
+// production); this process is the writer and the viewers. The writer writes as the plugin does
+// (LPUSH + LTRIM + PUBLISH on the user's and the all-users channel, in one MULTI), every 5 ms, the
+// entries due by then; each entry carries the time it was sent (performance.now(), the same clock
+// as the receipt, since writer and viewers share this process). Prints p50 / p99 / max per entry.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { WebSocket } from 'ws'
+import { startRedis, freePort } from './lib/redis.js'
+import { quantile, round } from './lib/stats.js'
+import { machineLine, machine } from './lib/machine.js'
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '1000' },
+    viewers: { type: 'string', default: '100' },
+    seconds: { type: 'string' }
+  }
+})
+const RATE = Number(opt.rate)
+const VIEWERS = Number(opt.viewers)
+const SECONDS = Number(opt.seconds ?? (opt.quick ? 3 : 10))
+const TICK_MS = 5
+const USER = 'alice'
+const log = opt.json ? console.error : console.log
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
+
+// Key names as src/keys.ts builds them (prefix "userlog", user "alice" needs no encoding).
+const keys = {
+  log: (u) => `userlog:{${u}}:log`,
+  channel: (u) => `userlog:live:{${u}}`,
+  all: 'userlog:live:*all',
+  token: (t) => `userlog:{tok}:${t}`
+}
+
+async function startRealtime (redisUrl) {
+  const port = await freePort()
+  const proc = spawn(process.execPath, [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] })
+  const http = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
+    try {
+      const res = await fetch(`${http}/healthz`)
+      if (res.ok && (await res.json()).redis === 'up') return { proc, http, ws: `ws://127.0.0.1:${port}/live` }
+    } catch {
+      // not listening yet
+    }
+    await sleep(50)
+  }
+  proc.kill('SIGKILL')
+  throw new Error('the realtime server did not become healthy')
+}
+
+async function stopChild (proc) {
+  if (proc.exitCode !== null) return
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  proc.kill('SIGTERM')
+  const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(t)
+}
+
+async function metric (http, name) {
+  const text = await (await fetch(`${http}/metrics`)).text()
+  const m = new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)
+  return m === null ? NaN : Number(m[1])
+}
+
+/** A viewer: connects, sends its token, records the latency of every live entry. */
+async function viewer (url, token, samples) {
+  const ws = new WebSocket(url)
+  let backlog = false
+  const ready = new Promise((resolve, reject) => {
+    ws.on('message', (data) => {
+      const now = performance.now()
+      const msg = JSON.parse(data.toString())
+      if (msg.type === 'backlog') { backlog = true; resolve() }
+      if (msg.type === 'entries') for (const e of msg.entries) if (typeof e.sent === 'number') samples.push(now - e.sent)
+      if (msg.type === 'dropped') samples.dropped += msg.count
+    })
+    ws.once('close', (code) => { if (!backlog) reject(new Error(`viewer closed with ${code}`)) })
+    ws.once('error', reject)
+  })
+  ws.once('open', () => ws.send(JSON.stringify({ token })))
+  await ready
+  return ws
+}
+
+async function main () {
+  const redis = await startRedis()
+  const db = redis.client()
+  const pub = redis.client()
+  let server = null
+  const sockets = []
+  try {
+    server = await startRealtime(redis.url)
+    const samples = []
+    samples.dropped = 0
+    const tokens = Array.from({ length: VIEWERS }, () => randomBytes(18).toString('base64url'))
+    const m = db.multi()
+    for (const t of tokens) m.set(keys.token(t), JSON.stringify({ user: USER, admin: 'bench' }), 'EX', 60)
+    await m.exec()
+    for (let i = 0; i < VIEWERS; i += 20) {
+      sockets.push(...await Promise.all(tokens.slice(i, i + 20).map((t) => viewer(server.ws, t, samples))))
+    }
+    log(`${VIEWERS} viewers of "${USER}" connected; writing ${RATE} entries/s for ${SECONDS} s…`)
+
+    const total = RATE * SECONDS
+    let written = 0
+    let seq = 0
+    const start = performance.now()
+    while (written < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE))
+      if (due > written) {
+        const batch = []
+        for (; written < due; written++) {
+          seq++
+          batch.push(JSON.stringify({
+            id: `b${seq}`, t: Date.now(), user: USER, kind: 'request', method: 'GET', path: `/items/${seq}?page=2`,
+            route: '/items/:id', status: 200, ms: 1.5, ip: '127.0.0.1', ua: 'bench', reqId: `req-${seq}`, sent: performance.now()
+          }))
+        }
+        const payload = `[${batch.join(',')}]`
+        // One batch as the plugin's write script does it: push, trim, publish to both channels.
+        pub.multi().lpush(keys.log(USER), ...batch).ltrim(keys.log(USER), 0, 99)
+          .publish(keys.channel(USER), payload).publish(keys.all, payload).exec().catch(() => {})
+      }
+      await sleep(TICK_MS)
+    }
+    const elapsed = (performance.now() - start) / 1000
+    const expected = total * VIEWERS
+    for (let i = 0; i < 100 && samples.length + samples.dropped < expected; i++) await sleep(50)
+
+    const dropped = await metric(server.http, 'userlog_realtime_entries_dropped_total')
+    const results = [
+      { name: 'entries written', value: total, unit: '', goal: '', pass: null },
+      { name: 'write rate', value: round(total / elapsed, 0), unit: 'entries/s', goal: `≈ ${RATE}`, pass: null },
+      { name: 'viewers', value: VIEWERS, unit: '', goal: '', pass: null },
+      { name: 'entries received (all viewers)', value: samples.length, unit: '', goal: `= ${expected}`, pass: samples.length === expected },
+      { name: 'entries dropped', value: dropped, unit: '', goal: '0', pass: dropped === 0 },
+      { name: 'latency p50', value: round(quantile(samples, 0.5), 2), unit: 'ms', goal: '', pass: null },
+      { name: 'latency p99', value: round(quantile(samples, 0.99), 2), unit: 'ms', goal: '', pass: null },
+      { name: 'latency max', value: round(quantile(samples, 1), 2), unit: 'ms', goal: '', pass: null }
+    ]
+    if (opt.json) {
+      console.log(JSON.stringify({ benchmark: 'live-latency', title: `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`, machine: machine(), results }))
+    } else {
+      console.log(`\nlive latency — ${machineLine(machine())}`)
+      console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
+      for (const r of results) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.goal} |`)
+    }
+  } finally {
+    for (const ws of sockets) ws.terminate()
+    if (server !== null) await stopChild(server.proc)
+    db.disconnect()
+    pub.disconnect()
+    await redis.stop()
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
