@@ -20,6 +20,7 @@ import type { PluginContext } from './context.js'
 import type { Contributor } from './batch.js'
 import { collectorRoutes } from './collector/routes.js'
 import { sessionContributor } from './collector/sessions.js'
+import { sessionsApi } from './collector/sessions-api.js'
 import { reportContributor } from './report/counters.js'
 import { reportApi } from './report/routes.js'
 
@@ -71,6 +72,7 @@ async function routes (app: FastifyInstance, options: PluginContext & { prefix?:
     })
     await admin.register(adminApi, ctx)
     await admin.register(reportApi, ctx)
+    await admin.register(sessionsApi, ctx)
     await admin.register(adminPage, { settings })
   })
 }
