@@ -1,0 +1,33 @@
+// GET {routePrefix}/api/sessions/<user>?limit=50 (admin only: registered inside the admin scope):
+// the user's browser sessions, newest first:
+//   { user, sessions: [{ sid, start, last, end, endedBy, duration, ua, landing, pages, events }] }
+// An unknown user has no sessions (200 with an empty list). Reading them is audited like a log view.
+import type { FastifyInstance } from 'fastify'
+import type { PluginContext } from '../context.js'
+import { userFromPath } from '../routes/admin-api.js'
+import { readSessions } from './sessions.js'
+
+export const MAX_SESSIONS_LISTED = 200
+
+export async function sessionsApi (app: FastifyInstance, ctx: PluginContext): Promise<void> {
+  const { client, keys, audit } = ctx
+  app.get<{ Querystring: { limit?: string } }>('/api/sessions/*', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' } }
+      }
+    }
+  }, async (req, reply) => {
+    const user = userFromPath(req, '/api/sessions/')
+    if (user === null) return await reply.callNotFound()
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit)
+    if (limit < 1 || limit > MAX_SESSIONS_LISTED) {
+      return await reply.code(400).send({ error: 'Bad Request', message: `querystring/limit must be from 1 to ${MAX_SESSIONS_LISTED}` })
+    }
+    const sessions = await readSessions(client, keys, user, limit)
+    await audit.record(req, 'view', user)
+    return { user, sessions }
+  })
+}
