@@ -1,6 +1,7 @@
 // The realtime server when Redis goes away: killed and restarted, frozen (SIGSTOP), or only the
 // subscriber connection cut. Viewers are told, kept, resubscribed, and sent what they missed once.
 import t from 'tap'
+import { Redis } from 'ioredis'
 import { RedisServer } from './helpers/redis.js'
 import { Client, entry, eventually, mint, startServer, write, type Msg } from './realtime-helpers.js'
 
@@ -114,4 +115,31 @@ t.test('the server starts while Redis is down and catches up when it comes', asy
   await write(db, [entry('bob')])
   await c.until(() => c.entries().length === 1)
   t.pass('streams once Redis is there')
+})
+
+t.test('RESP2 (protocol: 2): the same stream, and the same catch-up after a cut', async (t) => {
+  const client = new Redis(redis.url, { protocol: 2 })
+  t.teardown(() => client.disconnect())
+  const srv = await startServer({ redis: client, redisPingMs: 100 })
+  t.teardown(() => srv.app.close())
+  const first = entry('alice')
+  await write(db, [first])
+  const c = await Client.viewer(srv.url, await mint(db, 'alice'))
+  t.teardown(() => c.close())
+  await c.until(() => c.entries().length === 1)
+  await eventually(() => srv.app.userlogRealtime.hub.redisUp, 5000, 'up')
+  const sub = (await db.client('LIST') as string).split('\n').find((l) => l.includes('name=userlog-realtime-sub'))
+  t.match(sub, /resp=2/, 'the subscriber speaks RESP2')
+  // A few PINGs in subscriber mode (RESP2 allows only PING and (UN)SUBSCRIBE there) must not mark Redis down.
+  await new Promise((resolve) => setTimeout(resolve, 350))
+  t.same(statuses(c), [], 'PING works on a RESP2 subscriber')
+  t.equal(await db.call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1)
+  const missed = entry('alice')
+  await write(db, [missed])
+  await c.until(() => c.entries().length === 2, 10_000, 'the missed entry')
+  const live = entry('alice')
+  await write(db, [live])
+  await c.until(() => c.entries().length === 3, 10_000, 'live again')
+  t.same(c.entries(), [first, missed, live])
+  t.same(statuses(c), ['down', 'up'])
 })
