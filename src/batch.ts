@@ -4,7 +4,7 @@ import type { Keys } from './keys.js'
 import type { Entry } from './entry.js'
 import { namesMember } from './write-script.js'
 
-export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP'
+export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP' | 'HMAXSUM'
 
 /**
  * Counter and session updates that ride along with a batch. Increments of the same key and
@@ -17,6 +17,7 @@ export class BatchOps {
   private readonly increments = new Map<string, [string, string, number]>()
   private readonly capped = new Map<string, [string, string, number, number]>()
   private readonly extremes = new Map<string, ['HMAX' | 'HMIN', string, string, number]>()
+  private readonly maxSums = new Map<string, [string, string, number, number]>()
 
   hincrby (key: string, field: string, n: number): void {
     const id = key + '\0' + field
@@ -45,6 +46,19 @@ export class BatchOps {
     else if (op === 'HMAX' ? value > cur[3] : value < cur[3]) cur[3] = value
   }
 
+  /**
+   * Keeps the largest value reported per field and their sum: the hash's field "#n" counts
+   * the distinct fields seen and "#s" sums their maxima (a field reported again with a larger
+   * value adds the difference). At most `cap` fields are remembered besides "#n" and "#s"; past
+   * that, each report counts as a new field. Integers; merged per batch (the largest value).
+   */
+  hmaxsum (key: string, field: string, value: number, cap: number): void {
+    const id = key + '\0' + field
+    const cur = this.maxSums.get(id)
+    if (cur === undefined) this.maxSums.set(id, [key, field, value, cap])
+    else if (value > cur[2]) cur[2] = value
+  }
+
   pfadd (key: string, element: string): void { this.ops.push(['PFADD', key, element, '']) }
   expire (key: string, seconds: number): void { this.ops.push(['EXPIRE', key, String(seconds), '']) }
   hset (key: string, field: string, value: string): void { this.ops.push(['HSET', key, field, value]) }
@@ -52,7 +66,7 @@ export class BatchOps {
   /** Sets field to value unless it already holds a larger number. */
   hmax (key: string, field: string, value: number): void { this.ops.push(['HMAX', key, field, String(value)]) }
 
-  get size (): number { return this.ops.length + this.increments.size + this.capped.size + this.extremes.size }
+  get size (): number { return this.ops.length + this.increments.size + this.capped.size + this.extremes.size + this.maxSums.size }
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
   encode (firstKey: number, argv: string[]): void {
@@ -60,6 +74,7 @@ export class BatchOps {
     for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
     for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
     for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
+    for (const [key, field, value, cap] of this.maxSums.values()) all.push(['HMAXSUM', key, field, `${value},${cap}`])
     // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
     all.push(...this.ops)
     for (const [op, key, x, y] of all) {

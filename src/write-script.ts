@@ -15,9 +15,11 @@
 // process) numbers its batches and sends them strictly in order, one at a time, retrying a
 // failed one before any newer one; so the marker only has to remember the last number applied.
 //
-// The generic ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX, HMIN, HINCRCAP)
-// used for report counters and sessions. HINCRCAP's arg2 is "n,cap": HINCRBY by n, except that a
-// field the hash lacks goes to the field "other" once the hash has `cap` fields besides "other".
+// The generic ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX, HMIN, HINCRCAP,
+// HMAXSUM) used for report counters and sessions. HINCRCAP's arg2 is "n,cap": HINCRBY by n,
+// except that a field the hash lacks goes to the field "other" once the hash has `cap` fields
+// besides "other". HMAXSUM's arg2 is "v,cap": the field keeps its largest v, "#n" counts distinct
+// fields and "#s" sums their maxima; past `cap` remembered fields a new one is counted, not kept.
 export const WRITE_SCRIPT = `
 local seq = tonumber(ARGV[8])
 local done = tonumber(redis.call('GET', KEYS[1]))
@@ -94,6 +96,19 @@ for o = 1, ops do
       if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
     end
     redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
+  elseif op == 'HMAXSUM' then
+    local comma = string.find(y, ',', 1, true)
+    local v = tonumber(string.sub(y, 1, comma - 1))
+    local cur = tonumber(redis.call('HGET', key, x))
+    if cur == nil then
+      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, '#n') - redis.call('HEXISTS', key, '#s')
+      if len < tonumber(string.sub(y, comma + 1)) then redis.call('HSET', key, x, v) end
+      redis.call('HINCRBY', key, '#n', 1)
+      redis.call('HINCRBY', key, '#s', v)
+    elseif v > cur then
+      redis.call('HSET', key, x, v)
+      redis.call('HINCRBY', key, '#s', v - cur)
+    end
   else return redis.error_reply('unknown op ' .. op) end
   a = a + 4
 end

@@ -72,3 +72,15 @@ t.test('merged ops come before EXPIRE, so a new counter key gets its TTL', async
   t.same(await db.hgetall(key), { '/x': '1', last: '1001' })
   t.ok((await db.ttl(key)) > 90)
 })
+
+t.test('HMAXSUM: one count per field, the sum of each field\'s largest value, remembered fields capped', async (t) => {
+  const key = 'userlog:{stats}:test:ended'
+  const ended: Contributor = (e, ops) => ops.hmaxsum(key, e.sid as string, e.duration as number, 2)
+  // s1 reports 10 then 40 in one batch (merged: 40), s2 reports 5.
+  const call = await write([entry(1, { sid: 's1', duration: 10 }), entry(2, { sid: 's2', duration: 5 }), entry(3, { sid: 's1', duration: 40 })], ended)
+  t.equal(call.argv.filter((a) => a === 'HMAXSUM').length, 2, 'merged per field')
+  t.same(await db.hgetall(key), { s1: '40', s2: '5', '#n': '2', '#s': '45' })
+  // Later: s1 grows to 60 (adds 20), s2 reports less (nothing), s3 is past the cap: counted, not kept.
+  await write([entry(4, { sid: 's1', duration: 60 }), entry(5, { sid: 's2', duration: 1 }), entry(6, { sid: 's3', duration: 7 })], ended)
+  t.same(await db.hgetall(key), { s1: '60', s2: '5', '#n': '3', '#s': '72' })
+})

@@ -61,6 +61,8 @@ t.test('New York: entries land on their local day across midnight and the DST ch
     { t: iso('2026-03-08T15:00:00.000Z'), user: 'alice', kind: 'pageview', ...client({ path: '/docs?q=secret#top', sid: 's1' }) },
     { t: iso('2026-03-08T15:00:01.000Z'), user: 'alice', kind: 'interaction', ...client({ event: 'click', element: 'buy', sid: 's1' }) },
     { t: iso('2026-03-08T15:00:02.000Z'), user: 'alice', kind: 'heartbeat', ...client({ path: '/docs', sid: 's1' }) },
+    // A multi-page visit reports its end on every page it leaves: s1 counts once, for 90 s.
+    { t: iso('2026-03-08T15:00:30.000Z'), user: 'alice', kind: 'session_end', ...client({ sid: 's1', duration: 30 }) },
     { t: iso('2026-03-08T15:01:30.000Z'), user: 'alice', kind: 'session_end', ...client({ sid: 's1', duration: 90 }) },
     { t: iso('2026-03-08T16:00:00.000Z'), user: 'bob', kind: 'session_end', ...client({ sid: 's2', duration: 31 }) },
     { t: iso('2026-03-09T03:59:59.999Z'), user: 'bob', route: '/b', ua: UA.safari }, // Mar 8, 23:59:59.999 EDT
@@ -81,7 +83,7 @@ t.test('New York: entries land on their local day across midnight and the DST ch
     sessionsEnded: 2,
     avgSessionSeconds: 61, // (90 + 31) / 2 = 60.5, rounded
     users: 2,
-    events: { pageview: 1, heartbeat: 1, interaction: 1, session_end: 2 },
+    events: { pageview: 1, heartbeat: 1, interaction: 1, session_end: 3 },
     interactionEvents: { click: 1 },
     pages: { '/docs': 1 },
     routes: { '/b': 3, '/a': 1 }
@@ -218,10 +220,11 @@ t.test('every counter key expires after the retention period', async (t) => {
   await app.inject({ url: '/hello', headers: { ...asUser('alice'), 'user-agent': UA.chrome } })
   app.userlog.record('alice', { kind: 'pageview', src: 'client', path: '/p', sid: 's' })
   app.userlog.record('alice', { kind: 'interaction', src: 'client', event: 'click', sid: 's' })
+  app.userlog.record('alice', { kind: 'session_end', src: 'client', sid: 's', duration: 3 })
   await app.userlog.flush()
   const day = today('UTC')
   const found = (await db.keys('userlog:{stats}:*')).sort()
-  t.same(found, ['browser:Chrome', 'interactions', 'pages', 'routes', 'sessions', 'totals', 'users'].map((w) => keys.stats(day, w)).sort())
+  t.same(found, ['browser:Chrome', 'ended', 'interactions', 'pages', 'routes', 'sessions', 'totals', 'users'].map((w) => keys.stats(day, w)).sort())
   for (const key of found) {
     const ttl = await db.ttl(key)
     t.ok(ttl > STATS_TTL_S - 60 && ttl <= STATS_TTL_S, `${key} TTL ${ttl}`)

@@ -6,9 +6,16 @@
 //
 // Keys (prefix P, one hash tag {stats} so a cluster keeps them in one slot; <day> = YYYY-MM-DD in
 // the `timeZone` option; every key expires STATS_TTL_S after its last write):
-//   P:{stats}:<day>:totals        hash  requests, pageview, heartbeat, interaction, session_end,
-//                                       sessionSeconds (sum of ended sessions' durations),
-//                                       first, last (ms of the day's earliest and latest entry)
+//   P:{stats}:<day>:totals        hash  requests, pageview, heartbeat, interaction, session_end
+//                                       (events), first, last (ms of the day's earliest and
+//                                       latest entry)
+//   P:{stats}:<day>:ended         hash  sessions that reported their end: "#n" distinct sessions,
+//                                       "#s" the sum of their durations (s), and per session
+//                                       (SHA-256 of its sid, 16 characters) its longest duration,
+//                                       at most MAX_ENDED_TRACKED a day (HMAXSUM). A multi-page
+//                                       visit sends session_end on every page it leaves, each
+//                                       with the duration so far: the session counts once, with
+//                                       its longest duration.
 //   P:{stats}:<day>:routes        hash  route pattern → requests ("(unmatched)" for 404s), capped
 //   P:{stats}:<day>:pages         hash  client page-view path without query → views, capped
 //   P:{stats}:<day>:interactions  hash  interaction event (click, submit…) → count, capped
@@ -22,7 +29,9 @@
 //   every entry: t, user, ua (optional)
 //   kind 'request': route (null when no route matched)
 //   src 'client': kind pageview | heartbeat | interaction | session_end, sid (the browser
-//   session id), path (pageview), event (interaction type), duration (session_end: seconds)
+//   session id), path (pageview), event (interaction type), duration (session_end: seconds
+//   since the session started)
+import { createHash } from 'node:crypto'
 import type { BatchOps, Contributor } from '../batch.js'
 import type { PluginContext } from '../context.js'
 import type { Entry } from '../entry.js'
@@ -39,6 +48,8 @@ export const MAX_ROUTES = 500
 export const MAX_INTERACTION_TYPES = 50
 /** Longest page path or event name kept as a counter field. */
 export const MAX_FIELD = 256
+/** Sessions a day whose longest duration is remembered; past it each session_end counts as a session. */
+export const MAX_ENDED_TRACKED = 10_000
 /** A session longer than this (seconds) is counted as this long. */
 export const MAX_SESSION_SECONDS = 86_400
 export const UNMATCHED_ROUTE = '(unmatched)'
@@ -49,6 +60,7 @@ export interface DayKeys {
   routes: string
   pages: string
   interactions: string
+  ended: string
   users: string
   sessions: string
   /** HyperLogLog per browser family, indexed like BROWSER_FAMILIES. */
@@ -61,6 +73,7 @@ export function dayKeys (keys: Keys, day: string): DayKeys {
     routes: keys.stats(day, 'routes'),
     pages: keys.stats(day, 'pages'),
     interactions: keys.stats(day, 'interactions'),
+    ended: keys.stats(day, 'ended'),
     users: keys.stats(day, 'users'),
     sessions: keys.stats(day, 'sessions'),
     browsers: BROWSER_FAMILIES.map((family) => keys.stats(day, 'browser:' + family))
@@ -76,7 +89,8 @@ const E_PAGES = 1 << 2
 const E_INTERACTIONS = 1 << 3
 const E_USERS = 1 << 4
 const E_SESSIONS = 1 << 5
-const E_BROWSER = 6 // + browser index
+const E_ENDED = 1 << 6
+const E_BROWSER = 7 // + browser index
 
 /** What one batch has already sent for one day. */
 interface DayBatch {
@@ -85,6 +99,11 @@ interface DayBatch {
   seen: Map<string, number>
   sessions: Set<string>
   expiring: number
+}
+
+/** A short digest of a session id: the counters keep no cookie value. */
+function sidDigest (sid: string): string {
+  return createHash('sha256').update(sid).digest('base64url').slice(0, 16)
 }
 
 /** A page path as counted: no query or fragment, bounded length. */
@@ -206,8 +225,9 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
         case 'session_end': {
           ops.hincrby(k.totals, 'session_end', 1)
           const duration = entry.duration
-          if (typeof duration === 'number' && duration > 0) {
-            ops.hincrby(k.totals, 'sessionSeconds', Math.round(Math.min(duration, MAX_SESSION_SECONDS)))
+          if (typeof sid === 'string' && sid !== '' && typeof duration === 'number' && duration >= 0) {
+            ops.hmaxsum(k.ended, sidDigest(sid), Math.round(Math.min(duration, MAX_SESSION_SECONDS)), MAX_ENDED_TRACKED)
+            expire(ops, d, E_ENDED, k.ended)
           }
           break
         }

@@ -16,9 +16,9 @@ export interface DayReport {
   interactions: number
   /** Distinct client sessions seen that day. */
   sessions: number
-  /** Sessions that ended that day (their `session_end` arrived). */
+  /** Distinct sessions that reported their end (`session_end`) that day. */
   sessionsEnded: number
-  /** Mean duration of the sessions that ended that day, in whole seconds (0 if none). */
+  /** Mean duration of those sessions, in whole seconds (0 if none). */
   avgSessionSeconds: number
   /** Distinct users with any entry that day. */
   users: number
@@ -99,7 +99,8 @@ export async function buildReport (client: RedisLike, keys: Keys, clock: DayCloc
   const perDay: DayKeys[] = dates.map((day) => dayKeys(keys, day))
   const pipe = client.pipeline()
   for (const k of perDay) {
-    pipe.hgetall(k.totals).hgetall(k.routes).hgetall(k.pages).hgetall(k.interactions).pfcount(k.users).pfcount(k.sessions)
+    pipe.hgetall(k.totals).hgetall(k.routes).hgetall(k.pages).hgetall(k.interactions).hmget(k.ended, '#n', '#s')
+      .pfcount(k.users).pfcount(k.sessions)
   }
   pipe.pfcount(...perDay.map((k) => k.users))
   pipe.pfcount(...perDay.map((k) => k.sessions))
@@ -121,10 +122,11 @@ export async function buildReport (client: RedisLike, keys: Keys, clock: DayCloc
     const routes = next<Record<string, string>>()
     const pages = next<Record<string, string>>()
     const interactions = next<Record<string, string>>()
+    const [endedN, endedS] = next<Array<string | null>>()
     const users = next<number>()
     const sessions = next<number>()
-    const ended = num(totals.session_end)
-    const daySeconds = num(totals.sessionSeconds)
+    const ended = num(endedN ?? undefined)
+    const daySeconds = num(endedS ?? undefined)
     const day: DayReport = {
       date,
       requests: num(totals.requests),
@@ -138,7 +140,7 @@ export async function buildReport (client: RedisLike, keys: Keys, clock: DayCloc
         pageview: num(totals.pageview),
         heartbeat: num(totals.heartbeat),
         interaction: num(totals.interaction),
-        session_end: ended
+        session_end: num(totals.session_end)
       },
       interactionEvents: top(interactions, TOP),
       pages: top(pages, TOP),
