@@ -383,3 +383,18 @@ t.test('mergeSnapshot, unseen and RecentIds', async (t) => {
   t.same(ids(unseen([e(1), e(2), e(3), e(4), e(5), e(6)], seen)), ['i5', 'i6'], 'only what follows the last one it had')
   t.same(ids(unseen([e(7), e(8)], seen)), ['i7', 'i8'])
 })
+
+t.test('a lazyConnect ioredis instance works too', async (t) => {
+  const client = new Redis(redis.url, { lazyConnect: true })
+  t.teardown(() => client.disconnect())
+  const srv = await startServer({ redis: client })
+  t.teardown(() => srv.app.close())
+  t.notOk(srv.logs.some((l) => l.msg.includes('not reachable')), 'start-up did not wait for it')
+  const c = await Client.viewer(srv.url, await mint(db, 'alice'))
+  t.teardown(() => c.close())
+  await c.until((ms) => ms.some((m) => m.type === 'backlog'))
+  const e = entry('alice')
+  await write(db, [e])
+  await c.until(() => c.entries().length === 1)
+  t.same(c.entries(), [e])
+})

@@ -68,6 +68,8 @@ class Channel {
 function subscriberOptions (): RedisOptions {
   return {
     connectionName: 'userlog-realtime-sub',
+    // A duplicate of a caller's lazyConnect client must still connect by itself.
+    lazyConnect: false,
     // The hub resubscribes itself after a reconnect, so it knows when the subscriptions are back.
     autoResubscribe: false,
     // Nothing is queued while disconnected: the hub subscribes on 'ready'.
@@ -232,7 +234,7 @@ export class Hub {
 
   /** Resolves once both connections are ready, or after `ms` (false) without failing. */
   async ready (ms: number): Promise<boolean> {
-    const [a, b] = await Promise.all([whenReady(this.cmd, ms), whenReady(this.sub, ms)])
+    const [a, b] = await Promise.all([this.cmd.status === 'wait' ? true : whenReady(this.cmd, ms), whenReady(this.sub, ms)])
     return a && b
   }
 
@@ -243,7 +245,8 @@ export class Hub {
    */
   private async command<T> (run: () => Promise<T>): Promise<T> {
     const started = Date.now()
-    if (this.cmd.status !== 'ready' && !await whenReady(this.cmd, this.commandTimeoutMs)) {
+    // 'wait' is a caller's lazyConnect client that has not connected yet: a command connects it.
+    if (this.cmd.status !== 'ready' && this.cmd.status !== 'wait' && !await whenReady(this.cmd, this.commandTimeoutMs)) {
       throw new CommandTimeout(this.commandTimeoutMs)
     }
     const left = Math.max(1, this.commandTimeoutMs - (Date.now() - started))
