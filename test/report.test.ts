@@ -311,3 +311,37 @@ t.test('units: top 10 + other, percentages, browser table and cache, page paths'
   t.equal(pagePath('/a#y?x'), '/a')
   t.equal(pagePath('/' + 'x'.repeat(1000)).length, 256)
 })
+
+t.test('events posted to the collector are counted: page views by path, interactions by event, sessions', async (t) => {
+  const { app } = await buildApp({ redis: redis.url })
+  t.teardown(() => app.close())
+  const post = async (payload: unknown, cookie?: string): Promise<string | undefined> => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/userlog/events',
+      headers: { host: 'app.test', origin: 'http://app.test', 'content-type': 'application/json', 'user-agent': UA.firefox, ...asUser('gina'), ...(cookie ? { cookie } : {}) },
+      payload: JSON.stringify(payload)
+    })
+    t.equal(res.statusCode, 204)
+    const set = res.headers['set-cookie']
+    const line = (Array.isArray(set) ? set : [set]).find((c) => c?.startsWith('userlog_sid='))
+    return line?.split(';')[0]
+  }
+  const cookie = await post({ type: 'pageview', path: '/shop?item=3' })
+  await post([
+    { type: 'interaction', path: '/shop', event: 'click', element: 'buy' },
+    { type: 'interaction', path: '/shop', event: 'submit', element: 'form' },
+    { type: 'heartbeat', path: '/shop' },
+    { type: 'pageview', path: '/cart' },
+    { type: 'session_end', path: '/cart' }
+  ], cookie)
+  await app.userlog.flush()
+  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json() as Report
+  t.match(report.days[0], {
+    pageviews: 2, interactions: 2, sessions: 1, sessionsEnded: 1, users: 1,
+    events: { pageview: 2, heartbeat: 1, interaction: 2, session_end: 1 },
+    interactionEvents: { click: 1, submit: 1 },
+    pages: { '/cart': 1, '/shop': 1 }
+  })
+  t.same(report.browsers.map((b) => [b.name, b.percent]), [['Firefox', 100]])
+})
