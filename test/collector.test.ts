@@ -443,3 +443,17 @@ t.test('admin sessions API: admins only, newest first, validated', async (t) => 
   const audit = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin })).json().entries as Json[]
   t.match(audit.find((e) => e.target === user), { action: 'view', admin: 'admin' }, 'reading sessions is audited')
 })
+
+t.test('a throwing getUser makes the post anonymous (warned once), never a 500', async (t) => {
+  const { app, logs } = await buildApp({ redis: redis.url, getUser: () => { throw new Error('no session store') } })
+  t.teardown(() => app.close())
+  for (let i = 0; i < 2; i++) {
+    const res = await post(app, pageview())
+    t.equal(res.statusCode, 204)
+    t.equal(sidCookie(res), null)
+  }
+  t.equal(logs.filter((l) => String(l.msg).includes('getUser threw on /events')).length, 1)
+  t.equal((await post(app, pageview(), { headers: { host: 'bad host', origin: 'http://app.test' } })).statusCode, 403, 'an unparsable Host matches no Origin')
+  await app.userlog.flush()
+  t.same(await storedKeys(), [])
+})
