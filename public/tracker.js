@@ -41,7 +41,7 @@
       var u = new URL(url)
       if (u.origin === location.origin) return cut(u.pathname + u.search, 2048)
       return cut(u.origin + u.pathname + u.search, 2048)
-    } catch (e) {
+    } catch {
       return ''
     }
   }
@@ -75,7 +75,7 @@
       try {
         // A string body goes as text/plain;charset=UTF-8.
         if (navigator.sendBeacon(endpoint, body)) return
-      } catch (e) { /* fall back to fetch */ }
+      } catch { /* fall back to fetch */ }
     }
     try {
       // text/plain is a "simple" request: no preflight, and the same body works for sendBeacon.
@@ -86,7 +86,7 @@
         credentials: 'same-origin',
         headers: { 'Content-Type': 'text/plain;charset=UTF-8' }
       }).catch(function () {})
-    } catch (e) { /* never break the page */ }
+    } catch { /* never break the page */ }
   }
 
   function flush (beacon) {
@@ -115,7 +115,7 @@
     if (typeof original !== 'function') return
     history[name] = function () {
       var result = original.apply(this, arguments)
-      try { check() } catch (e) { /* never break navigation */ }
+      try { check() } catch { /* never break navigation */ }
       return result
     }
   })
