@@ -48,7 +48,7 @@ function nav (user) {
     ? 'Not logged in'
     : `Logged in as <strong>${escapeHtml(user)}</strong> · <a href="/logout" data-userlog="logout">Log out</a>`
   return `<nav>
-<a href="/">Home</a><a href="/items">Items</a><a href="/about">About</a>
+<a href="/">Home</a><a href="/items">Items</a><a href="/spa">SPA</a><a href="/about">About</a>
 <span>Log in as <a href="/login?user=alice">alice</a> · <a href="/login?user=bob">bob</a> · <a href="/login?user=admin">admin</a></span>
 <form action="/login" method="get"><input name="user" placeholder="any name" aria-label="user name" maxlength="${MAX_USERNAME}"> <button>Log in</button></form>
 <a href="${ROUTE_PREFIX}/" data-userlog="admin-page">Admin page</a>
@@ -205,6 +205,40 @@ ${list}
     reply.clearCookie(COOKIE_NAME, { path: '/' })
     return await reply.redirect('/', 302)
   })
+
+  // A small single-page app: history navigation between views. tracker.js records a page view
+  // per path change (not per query change); a button records a custom interaction with track().
+  // The page's CSP allows scripts from this origin only, so the app's script is a file.
+  const SPA_JS = `const titles = { '/spa': 'Overview', '/spa/settings': 'Settings', '/spa/help': 'Help' }
+function render () { document.getElementById('spa-title').textContent = titles[location.pathname] ?? 'Not found' }
+document.addEventListener('click', (ev) => {
+  const a = ev.target.closest('a[data-spa]')
+  if (!a) return
+  ev.preventDefault()
+  history.pushState({}, '', a.getAttribute('href'))
+  render()
+})
+window.addEventListener('popstate', render)
+document.getElementById('spa-sort').addEventListener('click', () => {
+  const url = new URL(location.href)
+  url.searchParams.set('sort', url.searchParams.get('sort') === 'asc' ? 'desc' : 'asc')
+  history.replaceState({}, '', url.pathname + url.search) // query only: no page view
+})
+document.getElementById('spa-rate').addEventListener('click', () => {
+  window.userlog?.track('page_rated', { element: 'rate-button', metadata: { stars: 5, view: location.pathname } })
+})
+render()
+`
+  app.get('/spa.js', async (_req, reply) => await reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'no-store').send(SPA_JS))
+  const spaPage = async (_req, reply) => await sendPage(reply, 200, 'Single-page app', `<h1>Single-page app</h1>
+<p class="card"><a href="/spa" data-spa>Overview</a> · <a href="/spa/settings" data-spa>Settings</a> · <a href="/spa/help" data-spa>Help</a></p>
+<div class="card"><h2 id="spa-title">Overview</h2>
+<p><button id="spa-sort" data-userlog="sort-toggle">Sort (changes only the query)</button>
+<button data-userlog="export-button">Export</button>
+<button id="spa-rate">Rate this page</button></p></div>
+<script defer src="/spa.js"></script>`)
+  app.get('/spa', spaPage)
+  app.get('/spa/*', spaPage)
 
   // A page that always fails, so the admin page has a server error to show.
   app.get('/broken', async () => {

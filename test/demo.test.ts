@@ -276,3 +276,19 @@ t.test('seed: alice, bob and carol have history, including a 404, a POST, a redi
   t.ok(all.some((e) => e.path === '/search?q=lamp&token=REDACTED'), 'the secret query value is not stored')
   t.ok(all.every((e) => !e.path.includes('not-stored')))
 })
+
+t.test('the single-page app and the tracker are part of every page', async (t) => {
+  const app = await demo(t)
+  for (const url of ['/spa', '/spa/settings', '/spa/help']) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 200, url)
+    t.match(res.body, /<script defer src="\/spa\.js"><\/script>/)
+    t.match(res.body, /<script defer src="\/userlog\/tracker\.js"><\/script>/)
+    t.match(res.body, /data-userlog="sort-toggle"/)
+  }
+  const js = await app.inject({ url: '/spa.js' })
+  t.match(js.headers['content-type'], /javascript/)
+  t.match(js.body, /history\.pushState/)
+  const tracker = await app.inject({ url: '/userlog/tracker.js' })
+  t.equal(tracker.statusCode, 200, 'the plugin serves the tracker the pages load')
+})
