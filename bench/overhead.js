@@ -13,9 +13,9 @@
 // every variant alike. Per-round figures of a plugin variant are compared with bare's figures of
 // the same round (paired), and the median over rounds is reported.
 //
-//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--profile] [--plugin FILE] [--compare FILE]
+//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE]
 //
-// --quick: 3 rounds of 1 s.  --json: the figures as JSON on stdout (progress goes to stderr).
+// --quick: 3 rounds of 1 s (2 s warm-up).  --json: the figures as JSON on stdout (progress goes to stderr).
 // Exit code 0 when the run completed (missed goals are marked MISS in the output), 2 on an error.
 // --profile: the V8 sampling profiler runs in every server over the measured windows; prints
 // where each plugin variant spends its time, and what it spends more than bare, per function
@@ -45,6 +45,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string', default: '10' },
+    warmup: { type: 'string' },
     profile: { type: 'boolean', default: false },
     plugin: { type: 'string' },
     compare: { type: 'string' },
@@ -52,13 +53,13 @@ const { values: opt } = parseArgs({
   }
 })
 if (opt.help) {
-  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--profile] [--plugin FILE] [--compare FILE]')
+  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE]')
   process.exit(0)
 }
 
 const ROUNDS = Number(opt.rounds ?? (opt.quick ? 3 : 10))
 const DURATION = Number(opt.duration ?? (opt.quick ? 1 : 3))
-const WARMUP = opt.quick ? 0.5 : 2
+const WARMUP = Number(opt.warmup ?? (opt.quick ? 2 : 3)) // seconds per variant before the first round (JIT, heap sizing)
 const CONNECTIONS = Number(opt.connections)
 const PLUGIN = opt.plugin === undefined ? here('../dist/index.js') : resolve(opt.plugin)
 const COMPARE = opt.compare === undefined ? null : resolve(opt.compare)
