@@ -9,6 +9,10 @@ export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX'
 /**
  * Counter and session updates that ride along with a batch. Increments of the same key and
  * field are summed here, so a thousand page views of one path cost Redis one HINCRBY.
+ *
+ * The merging methods return the merged op: a caller that keeps it may add to its count
+ * (`[2]`) or move its value (`[3]` of extreme) later in the same batch, which is the same as
+ * calling again without building the lookup key (a hot path for counters hit by every entry).
  */
 export class BatchOps {
   readonly keys: string[] = []
@@ -19,11 +23,12 @@ export class BatchOps {
   private readonly extremes = new Map<string, ['HMAX' | 'HMIN', string, string, number]>()
   private readonly maxSums = new Map<string, [string, string, number, number]>()
 
-  hincrby (key: string, field: string, n: number): void {
+  hincrby (key: string, field: string, n: number): [string, string, number] {
     const id = key + '\0' + field
-    const cur = this.increments.get(id)
-    if (cur === undefined) this.increments.set(id, [key, field, n])
+    let cur = this.increments.get(id)
+    if (cur === undefined) this.increments.set(id, cur = [key, field, n])
     else cur[2] += n
+    return cur
   }
 
   /**
@@ -31,19 +36,21 @@ export class BatchOps {
    * than `cap` fields besides "other"; past that, the count goes to the field "other". Summed per
    * batch; new fields are offered in the order they were first seen.
    */
-  hincrcap (key: string, field: string, n: number, cap: number): void {
+  hincrcap (key: string, field: string, n: number, cap: number): [string, string, number, number] {
     const id = key + '\0' + field
-    const cur = this.capped.get(id)
-    if (cur === undefined) this.capped.set(id, [key, field, n, cap])
+    let cur = this.capped.get(id)
+    if (cur === undefined) this.capped.set(id, cur = [key, field, n, cap])
     else cur[2] += n
+    return cur
   }
 
   /** HMAX (or HMIN) merged per batch: one op per key and field, with the batch's largest (smallest) value. */
-  extreme (op: 'HMAX' | 'HMIN', key: string, field: string, value: number): void {
+  extreme (op: 'HMAX' | 'HMIN', key: string, field: string, value: number): ['HMAX' | 'HMIN', string, string, number] {
     const id = op + key + '\0' + field
-    const cur = this.extremes.get(id)
-    if (cur === undefined) this.extremes.set(id, [op, key, field, value])
+    let cur = this.extremes.get(id)
+    if (cur === undefined) this.extremes.set(id, cur = [op, key, field, value])
     else if (op === 'HMAX' ? value > cur[3] : value < cur[3]) cur[3] = value
+    return cur
   }
 
   /**

@@ -107,13 +107,17 @@ t.test('New York: entries land on their local day across midnight and the DST ch
 })
 
 t.test('New York fall-back day has 25 hours; Paris too', async (t) => {
+  // Out of order on purpose: one batch, the earliest and latest of each day still found.
   await writeEntries([
-    { t: iso('2026-11-01T04:00:00.000Z'), user: 'a', route: '/x' }, // Nov 1, 00:00 EDT
+    { t: iso('2026-11-01T12:00:00.000Z'), user: 'a', route: '/x' },
+    { t: iso('2026-11-02T05:00:00.000Z'), user: 'a', route: '/x' }, // Nov 2, 00:00 EST
     { t: iso('2026-11-02T04:59:59.999Z'), user: 'a', route: '/x' }, // Nov 1, 23:59:59.999 EST
-    { t: iso('2026-11-02T05:00:00.000Z'), user: 'a', route: '/x' } // Nov 2, 00:00 EST
+    { t: iso('2026-11-01T04:00:00.000Z'), user: 'a', route: '/x' } // Nov 1, 00:00 EDT
   ], 'America/New_York')
   const ny = await buildReport(db, keys, new DayClock('America/New_York'), 2, iso('2026-11-02T12:00:00Z'))
-  t.same(ny.days.map((d) => [d.date, d.requests]), [['2026-11-01', 2], ['2026-11-02', 1]])
+  t.same(ny.days.map((d) => [d.date, d.requests]), [['2026-11-01', 3], ['2026-11-02', 1]])
+  t.same([ny.summary.first, ny.summary.last], [iso('2026-11-01T04:00:00.000Z'), iso('2026-11-02T05:00:00.000Z')])
+  t.same(await db.hmget(keys.stats('2026-11-01', 'totals'), 'first', 'last'), [String(iso('2026-11-01T04:00:00.000Z')), String(iso('2026-11-02T04:59:59.999Z'))])
 
   await db.flushall()
   await writeEntries([

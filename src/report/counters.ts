@@ -92,13 +92,25 @@ const E_SESSIONS = 1 << 5
 const E_ENDED = 1 << 6
 const E_BROWSER = 7 // + browser index
 
-/** What one batch has already sent for one day. */
+type Extreme = ReturnType<BatchOps['extreme']>
+type Increment = ReturnType<BatchOps['hincrby']>
+type Capped = ReturnType<BatchOps['hincrcap']>
+
+/** What one batch has already sent for one day, and handles on its merged ops. */
 interface DayBatch {
   keys: DayKeys
   /** user → USER_BIT | (1 << browser index) for each add already sent */
   seen: Map<string, number>
   sessions: Set<string>
   expiring: number
+  first: Extreme | null
+  last: Extreme | null
+  /** field of the totals hash → its merged HINCRBY */
+  totals: Map<string, Increment>
+  /** field → its merged HINCRCAP, per capped hash */
+  routes: Map<string, Capped>
+  pages: Map<string, Capped>
+  interactions: Map<string, Capped>
 }
 
 /** A short digest of a session id: the counters keep no cookie value. */
@@ -143,7 +155,10 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
         k = dayKeys(ctx.keys, day)
         names.set(day, k)
       }
-      d = { keys: k, seen: new Map(), sessions: new Set(), expiring: 0 }
+      d = {
+        keys: k, seen: new Map(), sessions: new Set(), expiring: 0, first: null, last: null,
+        totals: new Map(), routes: new Map(), pages: new Map(), interactions: new Map()
+      }
       days.set(day, d)
     }
     lastDay = day
@@ -162,14 +177,39 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
     ops.expire(key, STATS_TTL_S)
   }
 
+  /** +1 to a field of the day's totals hash. */
+  function total (ops: BatchOps, d: DayBatch, field: string): void {
+    const handle = d.totals.get(field)
+    if (handle !== undefined) handle[2]++
+    else d.totals.set(field, ops.hincrby(d.keys.totals, field, 1))
+  }
+
+  /** +1 to a field of one of the day's capped hashes. */
+  function capped (ops: BatchOps, d: DayBatch, handles: Map<string, Capped>, key: string, field: string, cap: number, bit: number): void {
+    const handle = handles.get(field)
+    if (handle !== undefined) {
+      handle[2]++
+    } else {
+      handles.set(field, ops.hincrcap(key, field, 1, cap))
+      expire(ops, d, bit, key)
+    }
+  }
+
   return function reportCounters (entry: Entry, ops: BatchOps): void {
     const t = entry.t
     if (typeof t !== 'number' || !Number.isFinite(t)) return
     const d = dayBatch(ops, clock.dayOf(t))
     const k = d.keys
-    ops.extreme('HMIN', k.totals, 'first', t)
-    ops.extreme('HMAX', k.totals, 'last', t)
-    expire(ops, d, E_TOTALS, k.totals)
+    // Counters every entry touches go through handles on the merged ops: no lookup key to build.
+    if (d.first === null || d.last === null) {
+      d.first = ops.extreme('HMIN', k.totals, 'first', t)
+      d.last = ops.extreme('HMAX', k.totals, 'last', t)
+      expire(ops, d, E_TOTALS, k.totals)
+    } else if (t < d.first[3]) {
+      d.first[3] = t
+    } else if (t > d.last[3]) {
+      d.last[3] = t
+    }
 
     // Distinct users, and users per browser family: one PFADD per user and key per batch.
     const user = entry.user
@@ -193,10 +233,9 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
     if (seen !== before) d.seen.set(user, seen)
 
     if (entry.kind === 'request') {
-      ops.hincrby(k.totals, 'requests', 1)
-      const route = entry.route
-      ops.hincrcap(k.routes, typeof route === 'string' && route !== '' ? route : UNMATCHED_ROUTE, 1, MAX_ROUTES)
-      expire(ops, d, E_ROUTES, k.routes)
+      total(ops, d, 'requests')
+      const route = typeof entry.route === 'string' && entry.route !== '' ? entry.route : UNMATCHED_ROUTE
+      capped(ops, d, d.routes, k.routes, route, MAX_ROUTES, E_ROUTES)
     } else if (entry.src === 'client') {
       const sid = entry.sid
       if (typeof sid === 'string' && sid !== '' && !d.sessions.has(sid)) {
@@ -206,24 +245,21 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
       }
       switch (entry.kind) {
         case 'pageview':
-          ops.hincrby(k.totals, 'pageview', 1)
-          if (typeof entry.path === 'string') {
-            ops.hincrcap(k.pages, pagePath(entry.path), 1, MAX_PAGES)
-            expire(ops, d, E_PAGES, k.pages)
-          }
+          total(ops, d, 'pageview')
+          if (typeof entry.path === 'string') capped(ops, d, d.pages, k.pages, pagePath(entry.path), MAX_PAGES, E_PAGES)
           break
         case 'heartbeat':
-          ops.hincrby(k.totals, 'heartbeat', 1)
+          total(ops, d, 'heartbeat')
           break
         case 'interaction': {
-          ops.hincrby(k.totals, 'interaction', 1)
+          total(ops, d, 'interaction')
           const event = entry.event
-          ops.hincrcap(k.interactions, typeof event === 'string' && event !== '' ? event.slice(0, MAX_FIELD) : '(none)', 1, MAX_INTERACTION_TYPES)
-          expire(ops, d, E_INTERACTIONS, k.interactions)
+          const name = typeof event === 'string' && event !== '' ? event.slice(0, MAX_FIELD) : '(none)'
+          capped(ops, d, d.interactions, k.interactions, name, MAX_INTERACTION_TYPES, E_INTERACTIONS)
           break
         }
         case 'session_end': {
-          ops.hincrby(k.totals, 'session_end', 1)
+          total(ops, d, 'session_end')
           const duration = entry.duration
           if (typeof sid === 'string' && sid !== '' && typeof duration === 'number' && duration >= 0) {
             ops.hmaxsum(k.ended, sidDigest(sid), Math.round(Math.min(duration, MAX_SESSION_SECONDS)), MAX_ENDED_TRACKED)
