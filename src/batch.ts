@@ -115,7 +115,7 @@ export interface BatchSettings {
 }
 
 /** Builds the script call of one batch. `serialized[i]` is JSON.stringify(entries[i]). */
-export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number): ScriptCall {
+export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): ScriptCall {
   const byUser = new Map<string, { json: string[], lastPath: string }>()
   const ops = new BatchOps()
   for (const entry of entries) {
@@ -131,7 +131,7 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
   const k = s.keys
   const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
   const argv = [String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), String(byUser.size),
-    s.publish ? k.allChannel : '', String(ops.size), String(seq)]
+    s.publish ? k.allChannel : '', String(ops.size), String(seq), prune ? '1' : '0']
   for (const [user, group] of byUser) {
     keys.push(k.log(user))
     argv.push(user, namesMember(user), s.publish ? k.userChannel(user) : '', group.lastPath, String(group.json.length))

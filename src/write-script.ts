@@ -7,6 +7,7 @@
 //       [5 .. 4+U] each user's log   [5+U ..] keys used by the generic ops
 // ARGV: [1] maxEntries  [2] ttl seconds  [3] now ms  [4] index cap  [5] U (users)  [6] all-users
 //       channel ('' = no all-users publish)  [7] O (ops)  [8] batch sequence number of this writer
+//       [9] '1' to prune the users index in this batch (the writer asks at most once a second)
 //       then U groups: name, names-member, channel ('' = no publish), last path, n, entry_1 .. entry_n
 //       then O groups of 4: op, key index (into KEYS), arg1, arg2
 //
@@ -32,7 +33,8 @@ local indexCap = tonumber(ARGV[4])
 local users = tonumber(ARGV[5])
 local allChannel = ARGV[6]
 local ops = tonumber(ARGV[7])
-local a = 9
+local prune = ARGV[9] == '1'
+local a = 10
 local all = {}
 for u = 1, users do
   local key = KEYS[4 + u]
@@ -55,8 +57,9 @@ for u = 1, users do
   end
   a = last + 1
 end
-if users > 0 then
-  -- Forget users whose logs have expired, and the oldest beyond the cap.
+if users > 0 and prune then
+  -- Forget users whose logs have expired, and the oldest beyond the cap. Not needed on every
+  -- batch: the index only has to be roughly as fresh as the logs.
   local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - ttl * 1000), 'LIMIT', 0, 200)
   local over = redis.call('ZCARD', KEYS[2]) - #stale - indexCap
   if over > 0 then
