@@ -41,7 +41,7 @@ export class LiveStream {
     try {
       grant = await api('token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: this.user }) })
     } catch (err) {
-      this.retry(`Could not get a live token: ${err instanceof Error ? err.message : String(err)}`)
+      this.retry(`Reconnecting: could not get a live token (${err instanceof Error ? err.message : String(err)})`)
       return
     }
     if (this.stopped) return
@@ -49,7 +49,7 @@ export class LiveStream {
     try {
       ws = new WebSocket(grant.url)
     } catch {
-      this.retry(`Could not connect to ${grant.url}`)
+      this.retry(`Reconnecting: could not connect to ${grant.url}`)
       return
     }
     this.ws = ws
@@ -60,15 +60,15 @@ export class LiveStream {
       this.ws = null
       if (this.stopped) return
       const why = ev.code === 4401 ? 'the live token was refused' : ev.code === 1013 ? 'this page fell too far behind' : 'the realtime server went away'
-      this.retry(`Connection lost (${why}) — reconnecting…`)
+      this.retry(`Reconnecting: ${why}`)
     })
   }
 
-  /** @param {string} reason */
+  /** @param {string} reason why the stream stopped, shown beside the table */
   retry (reason) {
     if (this.stopped) return
-    showBanner(reason.includes('reconnecting') ? reason : `${reason} — reconnecting…`)
-    this.status('Reconnecting…')
+    showBanner('Connection lost — reconnecting…')
+    this.status(reason)
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2)
     this.attempt++
     this.timer = setTimeout(() => { void this.start() }, delay)
