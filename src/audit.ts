@@ -10,8 +10,12 @@ export interface AuditEntry { t: number, admin: string | null, action: AuditActi
 
 /** Audit entries kept (the oldest are trimmed). */
 export const AUDIT_CAP = 1000
+/** The same admin viewing the same user again within this long is one audit row, not several (the page reads a log and its sessions together). */
+export const VIEW_COALESCE_MS = 5000
 
 export class AuditLog {
+  private readonly recentViews = new Map<string, number>()
+
   constructor (private readonly client: RedisLike, private readonly keys: Keys, private readonly settings: Settings) {}
 
   /** The admin making the request, as the host's getUser names them. */
@@ -26,12 +30,22 @@ export class AuditLog {
 
   async record (req: FastifyRequest, action: AuditAction, target: string): Promise<void> {
     const entry: AuditEntry = { t: Date.now(), admin: this.adminName(req), action, target }
+    if (action === 'view' && this.seenRecently(entry)) return
     // User-controlled names go under our own key, never spread into the log bindings.
     req.log.info({ userlog: { audit: entry } }, `fastify-userlog: audit ${action}`)
     await this.client.multi()
       .lpush(this.keys.audit, JSON.stringify(entry))
       .ltrim(this.keys.audit, 0, AUDIT_CAP - 1)
       .exec()
+  }
+
+  private seenRecently (entry: AuditEntry): boolean {
+    const key = JSON.stringify([entry.admin, entry.target])
+    const last = this.recentViews.get(key)
+    if (last !== undefined && entry.t - last < VIEW_COALESCE_MS) return true
+    if (this.recentViews.size >= 1000) this.recentViews.clear()
+    this.recentViews.set(key, entry.t)
+    return false
   }
 
   async list (limit: number): Promise<string[]> {

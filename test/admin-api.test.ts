@@ -210,3 +210,15 @@ t.test('audit: views, grants and erasures are recorded, newest first, and logged
   t.equal((await app.inject({ url: '/userlog/api/audit', headers: asUser('bob') })).statusCode, 403)
   t.equal((await app.inject({ url: '/userlog/api/audit?limit=5000', headers: asAdmin })).statusCode, 400)
 })
+
+t.test('audit: reading a log and its sessions together is one view, another user is another', async (t) => {
+  await db.flushall()
+  const { app } = await buildApp({ redis: redis.url })
+  t.teardown(() => app.close())
+  await app.inject({ url: '/userlog/api/logs/jo', headers: asAdmin })
+  await app.inject({ url: '/userlog/api/sessions/jo', headers: asAdmin })
+  await app.inject({ url: '/userlog/api/logs/kim', headers: asAdmin })
+  await app.inject({ url: '/userlog/api/logs/jo', headers: asUser('admin2') })
+  const entries = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin })).json().entries as Array<{ action: string, target: string }>
+  t.same(entries.map((e) => e.target), ['kim', 'jo'])
+})
