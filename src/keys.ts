@@ -5,6 +5,9 @@
 
 const UNRESERVED = /^[A-Za-z0-9_.-]*$/
 
+/** Sharded all-users channels on a Redis Cluster (see Keys.allShardChannel). */
+export const ALL_SHARDS = 8
+
 /**
  * Percent-encodes every UTF-8 byte of `user` outside `[A-Za-z0-9_.-]`, with upper-case hex.
  * Lone surrogates are replaced by U+FFFD first, so no string can make it throw.
@@ -52,6 +55,12 @@ export class Keys {
   token (token: string): string { return `${this.prefix}:{tok}:${token}` }
   /** Report counters of one day (`YYYY-MM-DD` in the configured time zone). */
   stats (day: string, what: string): string { return `${this.prefix}:{stats}:${day}:${what}` }
+  /**
+   * On a Redis Cluster the all-users stream is spread over ALL_SHARDS sharded channels (SPUBLISH /
+   * SSUBSCRIBE), so that no single node carries everyone's traffic; an all-users viewer listens to
+   * every shard. Shard `k` of a batch holds the entries of users whose key slot % ALL_SHARDS = k.
+   */
+  allShardChannel (k: number): string { return `${this.prefix}:live:{*all.${k}}` }
   /** The live channel of one user. Its messages are JSON arrays of entries. */
   userChannel (user: string): string { return `${this.prefix}:live:{${encodeUser(user)}}` }
 }
