@@ -3,6 +3,7 @@
 // in-process.
 import { parseArgs } from 'node:util'
 import { normalizeOrigin } from '../realtime/options.js'
+import { redisUrlProblem } from '../realtime/redis-url.js'
 
 export type Command =
   | { command: 'help', topic: 'main' | 'realtime' | 'tail' }
@@ -60,7 +61,8 @@ Runs the realtime server: GET <path> (WebSocket), GET /healthz, GET /metrics.
 Options:
   --port <n>         port to listen on (default 8080)
   --host <addr>      address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
-  --redis <url>      Redis URL (default $REDIS_URL or redis://127.0.0.1:6379)
+  --redis <url>      Redis URL (default $REDIS_URL or redis://127.0.0.1:6379); for a Redis
+                     Cluster, comma-separated seed URLs: redis://h1:7000,redis://h2:7000
   --path <path>      path of the WebSocket route (default /live)
   --origin <url>     a browser origin allowed to connect, e.g. https://app.example.com;
                      repeat for several (default: $USERLOG_ORIGINS, a comma-separated list;
@@ -80,7 +82,8 @@ A user name starting with "-" goes after "--": userlog tail -- -bob
 
 Options:
   --all              follow every user
-  --redis <url>      Redis URL (default $REDIS_URL or redis://127.0.0.1:6379)
+  --redis <url>      Redis URL (default $REDIS_URL or redis://127.0.0.1:6379); for a Redis
+                     Cluster, comma-separated seed URLs: redis://h1:7000,redis://h2:7000
   --prefix <p>       Redis key prefix, the same as the plugin's (default userlog)
   --json             print each entry as one JSON line instead
   -h, --help         show this help
@@ -159,8 +162,9 @@ function one (p: Parsed, name: string): string | undefined {
 
 function redisUrl (p: Parsed, env: Record<string, string | undefined>, topic: 'realtime' | 'tail'): string {
   const v = one(p, 'redis') ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-  if (!/^rediss?:\/\//.test(v) || !URL.canParse(v)) {
-    throw new UsageError(`userlog ${topic}: --redis must be a redis:// or rediss:// URL (got ${printable(v)})`, topic)
+  const problem = redisUrlProblem(v)
+  if (problem !== null) {
+    throw new UsageError(`userlog ${topic}: --redis must be a redis:// or rediss:// URL, or comma-separated cluster seed URLs (${printable(problem)}; got ${printable(v)})`, topic)
   }
   return v
 }

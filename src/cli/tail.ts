@@ -4,6 +4,7 @@
 import { Hub, type HubLogger } from '../realtime/hub.js'
 import type { LiveEntry } from '../realtime/entries.js'
 import type { TailCommand } from './args.js'
+import { redactRedis } from '../realtime/redis-url.js'
 
 export interface Output {
   out: (line: string) => void
@@ -73,13 +74,7 @@ export async function startTail (cmd: TailCommand, io: Output): Promise<Tail> {
   }
 }
 
-/** A Redis URL without its password, for messages. */
+/** A Redis URL (or a cluster's seed list) without its password, for messages. */
 export function redactUrl (url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password !== '') u.password = '***'
-    return u.toString()
-  } catch {
-    return 'the configured URL'
-  }
+  return redactRedis(url)
 }

@@ -12,8 +12,16 @@
 // marks Redis down and every viewer is told. When the subscriber is ready again the hub itself
 // resubscribes every channel (ioredis' autoResubscribe is off, so the hub knows when it is done),
 // tells viewers Redis is up, re-reads each watched log and sends each viewer what it has not had.
-import { Redis, type RedisOptions } from 'ioredis'
-import { Keys } from '../keys.js'
+//
+// Redis Cluster: commands go through an ioredis `Cluster` (GETDEL and LRANGE route by slot); live
+// messages come from one SSUBSCRIBE connection per master (subscriber.ts). A user's channel is
+// `P:live:{u}`; the all-users stream is ALL_SHARDS sharded channels, every one of them joined by
+// the all-users viewers. Losing any master's connection is an outage as above: every channel is
+// resubscribed and every backlog re-read once all connections are back.
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
+import { ALL_SHARDS, Keys } from '../keys.js'
+import { createCluster, parseSeeds } from './redis-url.js'
+import { ClusterSubscriber, NodeSubscriber, quit, subscriberOptions, whenReady, type Subscriber } from './subscriber.js'
 import { mergeSnapshot, parseList, parseMessage, unseen, type LiveEntry } from './entries.js'
 import { CallbackViewer, MAX_PENDING, type LiveFrame, type Viewer, type ViewerCallbacks } from './viewer.js'
 
@@ -26,8 +34,13 @@ export interface HubLogger {
 }
 
 export interface HubOptions {
-  /** A redis:// URL (both connections are created and closed by the hub), or an ioredis `Redis` used for commands (not closed; the subscriber is its `duplicate()`). */
-  redis: string | Redis
+  /**
+   * A redis:// URL, or comma-separated URLs of Redis Cluster seed nodes (the connections are
+   * created and closed by the hub); or an ioredis `Redis` used for commands (not closed; the
+   * subscriber is its `duplicate()`); or an ioredis `Cluster` used for commands (not closed; one
+   * subscriber connection per master is made and closed by the hub).
+   */
+  redis: string | Redis | Cluster
   prefix: string
   log: HubLogger
   /** @default 5000 */
@@ -58,25 +71,13 @@ export interface HubStats extends HubCounters {
 
 class Channel {
   readonly viewers = new Set<Viewer>()
+  /** The Redis channels behind this stream: one, or ALL_SHARDS for all users on a cluster. */
+  readonly names: string[]
   /** The subscriber epoch in which the SUBSCRIBE reply for this channel arrived. */
   confirmed = -1
   waiters: Array<(epoch: number | null) => void> = []
-  constructor (readonly name: string, readonly user: string | null) {}
-}
-
-/** Options of the subscriber connection. */
-function subscriberOptions (): RedisOptions {
-  return {
-    connectionName: 'userlog-realtime-sub',
-    // A duplicate of a caller's lazyConnect client must still connect by itself.
-    lazyConnect: false,
-    // The hub resubscribes itself after a reconnect, so it knows when the subscriptions are back.
-    autoResubscribe: false,
-    // Nothing is queued while disconnected: the hub subscribes on 'ready'.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: null,
-    connectTimeout: 5000,
-    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000)
+  constructor (readonly name: string, readonly user: string | null, names: string[]) {
+    this.names = names
   }
 }
 
@@ -100,14 +101,18 @@ class CommandTimeout extends Error {
 
 export class Hub {
   readonly keys: Keys
-  readonly cmd: Redis
-  readonly sub: Redis
+  readonly cmd: Redis | Cluster
+  readonly sub: Subscriber
+  /** Commands and subscriptions go to a Redis Cluster (SSUBSCRIBE, sharded all-users stream). */
+  readonly cluster: boolean
   readonly counters: HubCounters = { delivered: 0, dropped: 0 }
   private readonly ownsCmd: boolean
   private readonly log: HubLogger
   private readonly pingMs: number
   private readonly commandTimeoutMs: number
   private readonly channels = new Map<string, Channel>()
+  /** Redis channel name → the stream it feeds. */
+  private readonly byName = new Map<string, Channel>()
   private readonly viewers = new Set<Viewer>()
   /** Incremented on every subscriber disconnect: a subscription confirmed in an older epoch is gone. */
   private epoch = 0
@@ -130,14 +135,25 @@ export class Hub {
     this.log = opts.log
     this.pingMs = opts.redisPingMs ?? 5000
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000
-    if (typeof opts.redis === 'string') {
+    const seeds = typeof opts.redis === 'string' ? parseSeeds(opts.redis) : null
+    if (seeds !== null) {
+      this.cmd = createCluster(seeds)
+      this.ownsCmd = true
+    } else if (typeof opts.redis === 'string') {
       this.cmd = new Redis(opts.redis, commandOptions())
-      this.sub = new Redis(opts.redis, subscriberOptions())
       this.ownsCmd = true
     } else {
       this.cmd = opts.redis
-      this.sub = opts.redis.duplicate(subscriberOptions())
       this.ownsCmd = false
+    }
+    this.cluster = (this.cmd as { isCluster?: boolean }).isCluster === true
+    if (this.cluster) {
+      const cluster = this.cmd as Cluster
+      // A caller's lazyConnect cluster: the subscribers need its slot map now.
+      if (cluster.status === 'wait') cluster.connect().catch(() => {})
+      this.sub = new ClusterSubscriber(cluster)
+    } else {
+      this.sub = new NodeSubscriber((this.cmd as Redis).duplicate(subscriberOptions()))
     }
     if (this.ownsCmd) this.cmd.on('error', (err: Error) => this.log.debug({ err }, 'userlog realtime: Redis command connection error'))
     this.sub.on('error', (err: Error) => {
@@ -155,7 +171,7 @@ export class Hub {
   get redisUp (): boolean { return this.connected && this.responsive }
 
   stats (): HubStats {
-    return { viewers: this.viewers.size, channels: this.channels.size, redisUp: this.redisUp, ...this.counters }
+    return { viewers: this.viewers.size, channels: this.byName.size, redisUp: this.redisUp, ...this.counters }
   }
 
   /**
@@ -177,11 +193,12 @@ export class Hub {
   join (viewer: Viewer): void {
     if (this.closing) return
     this.viewers.add(viewer)
-    const name = viewer.user === null ? this.keys.allChannel : this.keys.userChannel(viewer.user)
+    const name = this.streamName(viewer.user)
     let ch = this.channels.get(name)
     if (ch === undefined) {
-      ch = new Channel(name, viewer.user)
+      ch = new Channel(name, viewer.user, this.redisChannels(viewer.user))
       this.channels.set(name, ch)
+      for (const n of ch.names) this.byName.set(n, ch)
       this.subscribe(ch)
     }
     viewer.state = 'syncing'
@@ -196,15 +213,30 @@ export class Hub {
     if (!this.viewers.delete(viewer)) return
     viewer.state = 'closed'
     viewer.pending = []
-    const name = viewer.user === null ? this.keys.allChannel : this.keys.userChannel(viewer.user)
+    const name = this.streamName(viewer.user)
     const ch = this.channels.get(name)
     if (ch === undefined || !ch.viewers.delete(viewer) || ch.viewers.size > 0) return
     this.channels.delete(name)
+    for (const n of ch.names) this.byName.delete(n)
     for (const w of ch.waiters) w(null)
     ch.waiters = []
-    if (this.sub.status === 'ready') {
-      this.sub.unsubscribe(name).catch((err: unknown) => this.log.debug({ err }, 'userlog realtime: UNSUBSCRIBE failed'))
+    if (this.sub.ready) {
+      for (const n of ch.names) {
+        this.sub.unsubscribe(n).catch((err: unknown) => this.log.debug({ err }, 'userlog realtime: UNSUBSCRIBE failed'))
+      }
     }
+  }
+
+  /** The key of a stream in `channels`. */
+  private streamName (user: string | null): string {
+    return user === null ? this.keys.allChannel : this.keys.userChannel(user)
+  }
+
+  /** The Redis channels a stream listens to: on a cluster, every all-users shard. */
+  private redisChannels (user: string | null): string[] {
+    if (user !== null) return [this.keys.userChannel(user)]
+    if (!this.cluster) return [this.keys.allChannel]
+    return Array.from({ length: ALL_SHARDS }, (_, k) => this.keys.allShardChannel(k))
   }
 
   /** Streams a user (or null: all users) to callbacks in this process. */
@@ -229,12 +261,13 @@ export class Hub {
     for (const v of this.viewers) v.state = 'closed'
     this.viewers.clear()
     this.channels.clear()
-    await Promise.all([quit(this.sub), this.ownsCmd ? quit(this.cmd) : Promise.resolve()])
+    this.byName.clear()
+    await Promise.all([this.sub.close(), this.ownsCmd ? quit(this.cmd) : Promise.resolve()])
   }
 
   /** Resolves once both connections are ready, or after `ms` (false) without failing. */
   async ready (ms: number): Promise<boolean> {
-    const [a, b] = await Promise.all([this.cmd.status === 'wait' ? true : whenReady(this.cmd, ms), whenReady(this.sub, ms)])
+    const [a, b] = await Promise.all([this.cmd.status === 'wait' ? true : whenReady(this.cmd, ms), this.sub.whenReady(ms)])
     return a && b
   }
 
@@ -263,9 +296,9 @@ export class Hub {
 
   private subscribe (ch: Channel): void {
     // While disconnected, onReady subscribes every channel in the map, this one included.
-    if (this.sub.status !== 'ready') return
+    if (!this.sub.ready) return
     const epoch = this.epoch
-    this.sub.subscribe(ch.name).then(() => this.confirm(ch, epoch),
+    this.sub.subscribe(ch.names).then(() => this.confirm(ch, epoch),
       (err: unknown) => this.log.debug({ err }, 'userlog realtime: SUBSCRIBE failed (retried on reconnect)'))
   }
 
@@ -361,7 +394,7 @@ export class Hub {
   }
 
   private onMessage (channel: string, payload: string): void {
-    const ch = this.channels.get(channel)
+    const ch = this.byName.get(channel)
     if (ch === undefined) return
     const { entries, clean } = parseMessage(payload)
     if (entries.length === 0) {
@@ -402,9 +435,14 @@ export class Hub {
     const epoch = this.epoch
     const channels = [...this.channels.values()]
     try {
-      if (channels.length > 0) await this.sub.subscribe(...channels.map((ch) => ch.name))
+      if (channels.length > 0) await this.sub.subscribe(channels.flatMap((ch) => ch.names))
     } catch (err) {
-      this.log.debug({ err }, 'userlog realtime: resubscribe failed (retried on reconnect)')
+      // A cluster node that has just come back may answer CLUSTERDOWN for a moment: try again
+      // while the connections stay up (a reconnect starts over with a new 'ready').
+      this.log.debug({ err }, 'userlog realtime: resubscribe failed (retried)')
+      setTimeout(() => {
+        if (epoch === this.epoch && !this.closing && this.sub.ready) void this.onReady()
+      }, 250).unref()
       return
     }
     if (epoch !== this.epoch || this.closing) return
@@ -427,7 +465,7 @@ export class Hub {
   }
 
   private pingTick (): void {
-    if (this.closing || this.sub.status !== 'ready') return
+    if (this.closing || !this.sub.ready) return
     if (this.pingSentAt !== null) {
       // The previous PING is still unanswered after a whole interval: a frozen or unreachable Redis
       // (a SIGSTOPped server keeps its socket open, so only a timeout notices).
@@ -438,10 +476,7 @@ export class Hub {
       }
       if (this.missedPings >= 3) {
         this.log.warn({ userlog: { missedPings: this.missedPings } }, 'userlog realtime: Redis does not answer PING; reconnecting')
-        this.sub.disconnect(true)
-        // disconnect() only half-closes (FIN) and waits for the peer; a frozen or unreachable peer
-        // never answers, so the socket is destroyed now and ioredis reconnects at once.
-        this.sub.stream?.destroy()
+        this.sub.reconnect()
       }
       return
     }
@@ -477,32 +512,4 @@ export class Hub {
       if (live.length > 0) this.sync(ch, live, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
     }
   }
-}
-
-async function whenReady (client: Redis, ms: number): Promise<boolean> {
-  if (client.status === 'ready') return true
-  if (client.status === 'end') return false
-  return await new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer)
-      client.removeListener('ready', onReady)
-      client.removeListener('end', onEnd)
-      resolve(ok)
-    }
-    const onReady = (): void => done(true)
-    const onEnd = (): void => done(false)
-    const timer = setTimeout(() => done(false), ms)
-    client.once('ready', onReady)
-    client.once('end', onEnd)
-  })
-}
-
-async function quit (client: Redis): Promise<void> {
-  if (client.status === 'end') return
-  try {
-    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
-  } catch {
-    // already closed or unreachable: disconnect below
-  }
-  client.disconnect()
 }

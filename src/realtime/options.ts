@@ -1,11 +1,18 @@
 // Options of the realtime server: the public type, the defaults, and the validation that runs at
 // register time. Every check throws an error that names the option, so a mistyped `--origin` or
 // limit stops the server at start-up instead of refusing every viewer later.
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+import { redisUrlProblem } from './redis-url.js'
 
 export interface RealtimeOptions {
-  /** A redis:// or rediss:// URL (the plugin creates and closes its clients), or an ioredis `Redis` instance (used for commands and never closed; its subscriber is a `duplicate()` the plugin closes). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
-  redis?: string | Redis
+  /**
+   * A redis:// or rediss:// URL, or two or more comma-separated URLs of Redis Cluster seed nodes
+   * (`redis://h1:7000,redis://h2:7000`): the plugin creates and closes its clients. Or an ioredis
+   * `Redis` instance (used for commands and never closed; its subscriber is a `duplicate()` the
+   * plugin closes), or an ioredis `Cluster` (used for commands and never closed; the plugin opens and
+   * closes one SSUBSCRIBE connection per master). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+   */
+  redis?: string | Redis | Cluster
   /** Prefix of every Redis key and channel; must equal the request-logging plugin's `prefix`. @default 'userlog' */
   prefix?: string
   /** Path of the WebSocket route. @default '/live' */
@@ -37,7 +44,7 @@ export interface RealtimeOptions {
 
 /** Options after validation, every default filled in. */
 export interface RealtimeSettings {
-  redis: string | Redis
+  redis: string | Redis | Cluster
   prefix: string
   path: string
   origins: ReadonlySet<string>
@@ -99,23 +106,24 @@ export function normalizeOrigin (s: string): string | null {
   return u.origin
 }
 
-function isRedisInstance (v: object): v is Redis {
+function isRedisInstance (v: object): v is Redis | Cluster {
   return typeof (v as { duplicate?: unknown }).duplicate === 'function' &&
     typeof (v as { getdel?: unknown }).getdel === 'function'
 }
 
-function redisOption (v: unknown): string | Redis {
-  const expected = 'a redis:// or rediss:// URL or an ioredis Redis instance'
-  if (v === undefined) return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+function redisOption (v: unknown): string | Redis | Cluster {
+  const expected = 'a redis:// or rediss:// URL, comma-separated Redis Cluster seed URLs, or an ioredis Redis or Cluster instance'
+  if (v === undefined) v = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   if (typeof v === 'string') {
-    if (!/^rediss?:\/\//.test(v) || !URL.canParse(v)) throw new RealtimeOptionError('redis', expected, v)
+    const problem = redisUrlProblem(v)
+    if (problem !== null) throw new RealtimeOptionError('redis', `${expected} (${problem})`, v)
     return v
   }
   if (typeof v !== 'object' || v === null || !isRedisInstance(v)) throw new RealtimeOptionError('redis', expected, v)
-  if ((v as { isCluster?: boolean }).isCluster === true) {
-    throw new RealtimeOptionError('redis', 'a single-node ioredis Redis instance (the realtime server does not subscribe on a Cluster)', 'a Cluster')
-  }
-  const keyPrefix = (v.options as { keyPrefix?: string }).keyPrefix
+  const isCluster = (v as { isCluster?: boolean }).isCluster === true
+  const keyPrefix = isCluster
+    ? ((v as Cluster).options.keyPrefix ?? (v as Cluster).options.redisOptions?.keyPrefix)
+    : ((v as Redis).options as { keyPrefix?: string }).keyPrefix
   if (keyPrefix !== undefined && keyPrefix !== '') {
     throw new RealtimeOptionError('redis', 'a client without keyPrefix (use the "prefix" option instead)', keyPrefix)
   }
