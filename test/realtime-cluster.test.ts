@@ -147,6 +147,43 @@ t.test('a master restart: viewers are told down and up, resubscribed, and catch 
   for (const c of [a, b, all]) t.equal(new Set(ids(c)).size, ids(c).length, 'no entry twice')
 })
 
+t.test('a watched channel\'s slot migrating to another master: the server follows it', async (t) => {
+  const rt = await startServer({ redis: seeds })
+  t.teardown(() => rt.app.close())
+  const hub = rt.app.userlogRealtime.hub
+  await eventually(() => hub.sub.connections === 3 && hub.redisUp, 10_000, 'subscribers ready')
+  // A user without keys yet: its slot is empty, so it can be reassigned without MIGRATE.
+  const from = cluster.ports[1] as number
+  const user = `mover-${randomBytes(4).toString('hex')}`
+  const slot = calculateSlot(keys.log(user))
+  const node = (port: number): NonNullable<ReturnType<Cluster['nodes']>[number]> => {
+    const n = db.nodes('master').find((m) => m.options.port === port)
+    if (n === undefined) throw new Error(`no node on ${port}`)
+    return n
+  }
+  const owner = db.slots[slot]?.[0] ?? ''
+  const src = Number(owner.slice(owner.lastIndexOf(':') + 1))
+  const dst = cluster.ports.find((p) => p !== src) ?? from
+  const viewer = await Client.viewer(rt.url, await mint(user))
+  t.teardown(() => viewer.close())
+  await viewer.until((ms) => ms.some((m) => m.type === 'backlog'))
+
+  const dstId = await node(dst).call('CLUSTER', 'MYID') as string
+  await node(dst).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
+  await node(src).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
+  for (const p of cluster.ports) if (p !== src && p !== dst) await node(p).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
+
+  const e = entry(user)
+  await eventually(async () => {
+    try { await write(db, [e]); return true } catch { return false }
+  }, 10_000, 'a write to the moved slot')
+  await viewer.until(() => ids(viewer).includes(e.id), 15_000, 'the entry after the slot moved')
+  const after = entry(user)
+  await write(db, [after])
+  await viewer.until(() => ids(viewer).includes(after.id), 10_000, 'live entries from the new owner')
+  t.same(ids(viewer), [e.id, after.id], 'each entry once')
+})
+
 t.test('two realtime servers on the cluster: every viewer gets every entry exactly once', async (t) => {
   const servers = [await startServer({ redis: seeds }), await startServer({ redis: seeds })]
   t.teardown(async () => { for (const s of servers) await s.app.close() })

@@ -298,8 +298,14 @@ export class Hub {
     // While disconnected, onReady subscribes every channel in the map, this one included.
     if (!this.sub.ready) return
     const epoch = this.epoch
-    this.sub.subscribe(ch.names).then(() => this.confirm(ch, epoch),
-      (err: unknown) => this.log.debug({ err }, 'userlog realtime: SUBSCRIBE failed (retried on reconnect)'))
+    this.sub.subscribe(ch.names).then(() => this.confirm(ch, epoch), (err: unknown) => {
+      this.log.debug({ err }, 'userlog realtime: SUBSCRIBE failed (retried)')
+      // Still connected (a cluster slot that moved, a node answering CLUSTERDOWN): try again soon.
+      // After a disconnect, onReady subscribes every channel anyway.
+      setTimeout(() => {
+        if (epoch === this.epoch && this.channels.get(ch.name) === ch && ch.confirmed !== epoch) this.subscribe(ch)
+      }, 250).unref()
+    })
   }
 
   private confirm (ch: Channel, epoch: number): void {

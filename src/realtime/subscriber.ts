@@ -195,6 +195,14 @@ export class ClusterSubscriber extends EventEmitter implements Subscriber {
       }
     })
     conn.on('smessage', (channel: string, payload: string) => this.emit('message', channel, payload))
+    // The node unsubscribed us by itself (its slot migrated): read the slot map again; sync() then
+    // rebuilds the connections if a watched channel now lives elsewhere.
+    conn.on('moved', () => this.refresh())
+  }
+
+  private refresh (): void {
+    if (this.closing) return
+    this.cluster.refreshSlotsCache(() => this.sync())
   }
 
   async subscribe (channels: string[]): Promise<void> {
@@ -209,7 +217,13 @@ export class ClusterSubscriber extends EventEmitter implements Subscriber {
       const key = this.owner(list[0] as string)
       const conn = key === null ? undefined : this.nodes.get(key)
       if (key === null || conn === undefined) throw new Error(`no connected master owns the slot of ${list[0] as string}`)
-      await conn.ssubscribe(...list)
+      try {
+        await conn.ssubscribe(...list)
+      } catch (err) {
+        // MOVED: the slot map is out of date.
+        if (err instanceof Error && /^MOVED\b/.test(err.message)) this.refresh()
+        throw err
+      }
       for (const channel of list) this.placed.set(channel, key)
     }))
   }
