@@ -6,14 +6,14 @@
 //   empty hook  bare + an empty onResponse hook: the floor any onResponse hook pays
 //   1 user      bare + fastify-userlog; every request by the same user
 //   1,000 users bare + fastify-userlog; the load generator rotates over 1,000 user names
-// They share one private redis-server.
+// They share one private redis-server (--cluster: a private three-node Redis Cluster instead).
 //
 // autocannon loads one server at a time for a fixed duration (a "window"); a round loads each
 // server once, and the order rotates from round to round, so drift (thermal, other load) hits
 // every variant alike. Per-round figures of a plugin variant are compared with bare's figures of
 // the same round (paired), and the median over rounds is reported.
 //
-//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE]
+//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]
 //
 // --quick: 3 rounds of 1 s (2 s warm-up).  --json: the figures as JSON on stdout (progress goes to stderr).
 // Exit code 0 when the run completed (missed goals are marked MISS in the output), 2 on an error.
@@ -23,6 +23,9 @@
 // --plugin FILE: load the plugin from FILE (a module exporting `userlog`) instead of dist/index.js.
 // --compare FILE: also run both plugin variants with the build in FILE, in the same rounds, to
 // compare a modified build with the current one under the same conditions.
+// --cluster: the plugin writes to a three-node Redis Cluster (seed-list `redis` option: one script
+// call per hash slot a batch touches, all-users stream on sharded channels); Redis figures are
+// summed over the nodes.
 import { fork } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,7 +34,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
-import { startRedis, parseInfo, commandCalls } from './lib/redis.js'
+import { startRedis, startCluster, parseInfo, commandCalls } from './lib/redis.js'
 import { machine, machineLine } from './lib/machine.js'
 import { summary, round } from './lib/stats.js'
 import { loadProfile, report as profileReport, isPluginFrame } from './lib/cpuprofile.js'
@@ -49,11 +52,12 @@ const { values: opt } = parseArgs({
     profile: { type: 'boolean', default: false },
     plugin: { type: 'string' },
     compare: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 if (opt.help) {
-  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE]')
+  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]')
   process.exit(0)
 }
 
@@ -157,9 +161,12 @@ async function main () {
   if (opt.plugin !== undefined) log(`plugin loaded from ${PLUGIN}`)
   if (COMPARE !== null) log(`compared with the build in ${COMPARE}`)
 
-  const redis = await startRedis()
+  if (opt.cluster) log('Redis: a three-node cluster')
+  const redis = opt.cluster ? await startCluster() : await startRedis()
   const admin = redis.client()
   const sub = redis.client()
+  // INFO is per node: on a cluster, summed over every node.
+  const infoNodes = opt.cluster ? redis.nodes() : [admin]
   const profileDir = opt.profile ? mkdtempSync(join(tmpdir(), 'userlog-bench-profile-')) : null
   const servers = new Map()
   try {
@@ -172,12 +179,26 @@ async function main () {
     // Entries published on each plugin variant's all-users channel (messages are JSON arrays).
     const live = new Map()
     for (const v of VARIANTS) if (v.prefix) live.set(`${v.prefix}:live:*all`, 0)
-    sub.on('message', (channel, message) => { live.set(channel, live.get(channel) + JSON.parse(message).length) })
-    await sub.subscribe(...live.keys())
+    if (opt.cluster) {
+      // The all-users stream of a cluster: ALL_SHARDS (8) sharded channels per prefix.
+      const shardOf = new Map()
+      for (const all of live.keys()) for (let k = 0; k < 8; k++) shardOf.set(`${all.slice(0, -'*all'.length)}{*all.${k}}`, all)
+      sub.on('smessage', (channel, message) => { const all = shardOf.get(channel); live.set(all, live.get(all) + JSON.parse(message).length) })
+      for (const channel of shardOf.keys()) await sub.ssubscribe(channel)
+    } else {
+      sub.on('message', (channel, message) => { live.set(channel, live.get(channel) + JSON.parse(message).length) })
+      await sub.subscribe(...live.keys())
+    }
 
     const info = async () => {
-      const i = parseInfo(await admin.info('commandstats', 'cpu'))
-      return { calls: commandCalls(i), cpu: (Number(i.used_cpu_user) + Number(i.used_cpu_sys)) * 1e6 }
+      const calls = {}
+      let cpu = 0
+      for (const node of infoNodes) {
+        const i = parseInfo(await node.info('commandstats', 'cpu'))
+        for (const [name, n] of Object.entries(commandCalls(i))) calls[name] = (calls[name] ?? 0) + n
+        cpu += (Number(i.used_cpu_user) + Number(i.used_cpu_sys)) * 1e6
+      }
+      return { calls, cpu }
     }
 
     /** Loads one variant for `seconds` and returns what that window cost. */
@@ -246,13 +267,17 @@ async function main () {
         w.bufferedAfter = s1.stats.buffered
         // Count what reached the logs, then empty them for the next window.
         const keys = v.users.map((u) => logKey(v.prefix, u))
-        const lens = (await admin.pipeline(keys.map((k) => ['llen', k])).exec()).map(([err, n]) => { if (err) throw err; return n })
+        // (One command per key on a cluster: the logs are in different slots.)
+        const lens = opt.cluster
+          ? await Promise.all(keys.map((k) => admin.llen(k)))
+          : (await admin.pipeline(keys.map((k) => ['llen', k])).exec()).map(([err, n]) => { if (err) throw err; return n })
         w.inLogs = lens.reduce((a, b) => a + b, 0)
         // A log that reached maxEntries was trimmed (one busy user can exceed it within a
         // window): then it must hold exactly maxEntries, and the live channel counts the rest.
         w.logCapped = lens.some((n) => n >= MAX_ENTRIES)
         w.logsOk = w.logCapped ? lens.every((n) => n <= MAX_ENTRIES) && w.inLogs <= served : w.inLogs === served
-        await admin.unlink(...keys)
+        if (opt.cluster) await Promise.all(keys.map((k) => admin.unlink(k)))
+        else await admin.unlink(...keys)
       }
       return w
     }
@@ -290,6 +315,7 @@ async function main () {
     for (const c of servers.values()) await c.stop().catch(() => {})
     sub.disconnect()
     admin.disconnect()
+    if (opt.cluster) for (const node of infoNodes) node.disconnect()
     await redis.stop()
   }
 }

@@ -1,6 +1,7 @@
 // Turns a list of entries into the KEYS and ARGV of one WRITE_SCRIPT call. Pure: no I/O, so it
 // is easy to test and the writer stays small.
-import type { Keys } from './keys.js'
+import calculateSlot from 'cluster-key-slot'
+import { ALL_SHARDS, type Keys } from './keys.js'
 import type { Entry } from './entry.js'
 import { namesMember } from './write-script.js'
 
@@ -77,14 +78,7 @@ export class BatchOps {
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
   encode (firstKey: number, argv: string[]): void {
-    const all: Array<[OpName, string, string, string]> = []
-    for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
-    for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
-    for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
-    for (const [key, field, value, cap] of this.maxSums.values()) all.push(['HMAXSUM', key, field, `${value},${cap}`])
-    // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
-    all.push(...this.ops)
-    for (const [op, key, x, y] of all) {
+    for (const [op, key, x, y] of this.list()) {
       let index = this.keyIndex.get(key)
       if (index === undefined) {
         index = firstKey + this.keys.length
@@ -93,6 +87,18 @@ export class BatchOps {
       }
       argv.push(op, String(index), x, y)
     }
+  }
+
+  /** Every op in the order the script must apply them: `[op, key, arg1, arg2]`. */
+  list (): Array<[OpName, string, string, string]> {
+    const all: Array<[OpName, string, string, string]> = []
+    for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
+    for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
+    for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
+    for (const [key, field, value, cap] of this.maxSums.values()) all.push(['HMAXSUM', key, field, `${value},${cap}`])
+    // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
+    all.push(...this.ops)
+    return all
   }
 }
 
@@ -140,4 +146,118 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
   ops.encode(keys.length + 1, argv)
   keys.push(...ops.keys)
   return { keys, argv, entries: entries.length }
+}
+
+/** One hash slot's share of a batch on a Redis Cluster: a SLOT_WRITE_SCRIPT call. */
+export interface SlotCall {
+  slot: number
+  keys: string[]
+  argv: string[]
+  /** The all-users shard (`slot % ALL_SHARDS`) and the JSON entries this call adds to it, oldest first per user. */
+  shard: number
+  live: string[]
+}
+
+/** The calls of one batch on a cluster: one per hash slot touched. */
+export interface SlotCalls {
+  calls: SlotCall[]
+  entries: number
+}
+
+/** Slot → a short hash tag in that slot (`*w.<n>`: '*' is never in an encoded user name, so no user's SCAN pattern matches it). */
+let markerTags: string[] | null = null
+
+/** A hash tag that hashes to `slot`, for the writer marker kept in that slot. */
+export function markerTag (slot: number): string {
+  if (markerTags === null) {
+    const tags: string[] = new Array(16384)
+    let left = 16384
+    for (let n = 0; left > 0; n++) {
+      const tag = `*w.${n.toString(36)}`
+      const s = calculateSlot(tag)
+      if (tags[s] === undefined) {
+        tags[s] = tag
+        left--
+      }
+    }
+    markerTags = tags
+  }
+  return markerTags[slot] as string
+}
+
+interface SlotGroup {
+  keys: string[]
+  keyIndex: Map<string, number>
+  logs: string[]
+  index: string[]
+  ops: string[]
+  users: number
+  indexed: number
+  opCount: number
+  live: string[]
+}
+
+/**
+ * Builds the calls of one batch on a Redis Cluster, one per hash slot its keys fall in (a script
+ * may only touch one slot): each user's log in the user's slot (with the SPUBLISH of the user's
+ * channel), the indexes in `{idx}`'s, counters in `{stats}`'s, sessions in their user's. Each call
+ * carries its own writer marker in its slot. The same writer id and sequence number as a single
+ * node call; the all-users stream is published by the caller, per shard, after the calls succeed.
+ */
+export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): SlotCalls {
+  const byUser = new Map<string, { json: string[], lastPath: string }>()
+  const ops = new BatchOps()
+  for (const entry of entries) {
+    let group = byUser.get(entry.user)
+    if (group === undefined) {
+      group = { json: [], lastPath: '' }
+      byUser.set(entry.user, group)
+    }
+    group.json.push(JSON.stringify(entry))
+    if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
+    for (const contribute of contributors) contribute(entry, ops)
+  }
+  const k = s.keys
+  const groups = new Map<number, SlotGroup>()
+  const groupOf = (slot: number): SlotGroup => {
+    let g = groups.get(slot)
+    if (g === undefined) {
+      g = { keys: [`${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`], keyIndex: new Map(), logs: [], index: [], ops: [], users: 0, indexed: 0, opCount: 0, live: [] }
+      groups.set(slot, g)
+    }
+    return g
+  }
+  const keyIn = (g: SlotGroup, key: string): string => {
+    let index = g.keyIndex.get(key)
+    if (index === undefined) {
+      g.keys.push(key)
+      index = g.keys.length
+      g.keyIndex.set(key, index)
+    }
+    return String(index)
+  }
+  // The index keys come first in their slot's call (KEYS[2..4]), as the script expects.
+  const idx = byUser.size > 0 ? groupOf(calculateSlot(k.usersIndex)) : null
+  if (idx !== null) for (const key of [k.usersIndex, k.namesIndex, k.lastPath]) keyIn(idx, key)
+  for (const [user, group] of byUser) {
+    const log = k.log(user)
+    const g = groupOf(calculateSlot(log))
+    g.users++
+    g.logs.push(keyIn(g, log), s.publish ? k.userChannel(user) : '', String(group.json.length), ...group.json)
+    if (s.publish) g.live.push(...group.json)
+    ;(idx as SlotGroup).indexed++
+    ;(idx as SlotGroup).index.push(user, namesMember(user), group.lastPath)
+  }
+  for (const [op, key, x, y] of ops.list()) {
+    const g = groupOf(calculateSlot(key))
+    g.opCount++
+    g.ops.push(op, keyIn(g, key), x, y)
+  }
+  const calls: SlotCall[] = []
+  for (const [slot, g] of groups) {
+    const argv = [String(seq), String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), prune ? '1' : '0',
+      String(g.users), String(g.indexed), String(g.opCount), ...g.logs, ...g.index, ...g.ops]
+    calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
+  }
+  return { calls, entries: entries.length }
 }

@@ -4,11 +4,15 @@
 import type { FastifyRequest } from 'fastify'
 import type { Redis, Cluster, RedisOptions } from 'ioredis'
 import type { Entry } from './entry.js'
+import { parseSeeds } from './cluster.js'
 
 export type RedisLike = Redis | Cluster
 
 export interface UserlogOptions {
-  /** ioredis `Redis`/`Cluster` instance (not closed by the plugin), or a URL / ioredis options (owned and closed). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
+  /**
+   * ioredis `Redis`/`Cluster` instance (not closed by the plugin), or a URL / ioredis options
+   * (owned and closed). A string of two or more comma-separated URLs is a Redis Cluster's seed
+   * nodes (`redis://h1:7000,redis://h2:7000`). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
   redis?: string | RedisOptions | RedisLike
   /** Prefix of every Redis key and channel. @default 'userlog' */
   prefix?: string
@@ -107,7 +111,12 @@ function isRedisInstance (v: object): v is RedisLike {
 function redisOption (v: unknown): Settings['redis'] {
   if (v === undefined) return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   if (typeof v === 'string') {
-    if (!/^rediss?:\/\//.test(v)) throw new OptionError('redis', 'a redis:// or rediss:// URL, ioredis options or an ioredis instance', v)
+    if (!/^rediss?:\/\//.test(v)) throw new OptionError('redis', 'a redis:// or rediss:// URL, comma-separated cluster seed URLs, ioredis options or an ioredis instance', v)
+    try {
+      parseSeeds(v)
+    } catch (err) {
+      throw new OptionError('redis', `a list of Redis Cluster seeds like "redis://host1:7000,redis://host2:7000" (${(err as Error).message})`, v)
+    }
     return v
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {

@@ -2,6 +2,7 @@
 // nothing waits on Redis in a request, and nothing piles up inside ioredis while Redis is gone.
 import { Redis, type RedisOptions } from 'ioredis'
 import type { RedisLike } from './options.js'
+import { createCluster, parseSeeds } from './cluster.js'
 
 export interface OwnedClient { client: RedisLike, owned: boolean }
 
@@ -28,6 +29,9 @@ export function createClient (redis: string | RedisOptions | RedisLike): OwnedCl
   if (typeof redis === 'object' && typeof (redis as RedisLike).defineCommand === 'function') {
     return { client: redis as RedisLike, owned: false }
   }
+  // A comma-separated list of seed URLs is a Redis Cluster (validated in options.ts).
+  const seeds = typeof redis === 'string' ? parseSeeds(redis) : null
+  if (seeds !== null) return { client: createCluster(seeds), owned: true }
   const client = typeof redis === 'string'
     ? new Redis(redis, clientOptions())
     : new Redis({ ...clientOptions(), ...(redis as RedisOptions) })
@@ -52,6 +56,6 @@ export async function whenReady (client: RedisLike, ms: number): Promise<boolean
 /** True for errors that mean "Redis is unreachable or too slow", as opposed to a bug. */
 export function isRedisUnavailable (err: unknown): boolean {
   if (!(err instanceof Error)) return false
-  return /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Reached the max retries|no reply from Redis/.test(err.message) ||
+  return /Command timed out|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Reached the max retries|no reply from Redis|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available/.test(err.message) ||
     (err as { code?: string }).code === 'ECONNREFUSED'
 }

@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer'
 import type { Keys } from './keys.js'
 import type { RedisLike } from './options.js'
 import { asciiLower, namesMember } from './write-script.js'
+import { isCluster, mastersFor } from './cluster.js'
 
 export interface UserSeen { user: string, lastSeen: number }
 export interface ActiveUser extends UserSeen { path: string | null }
@@ -58,12 +59,17 @@ export class Store {
   async deleteUser (user: string): Promise<void> {
     const toDelete = [this.keys.log(user), this.keys.sessions(user)]
     // All of a user's keys share one hash tag, hence one slot: SCAN finds any the layout adds later.
-    let cursor = '0'
-    do {
-      const [next, found] = await this.client.scan(cursor, 'MATCH', this.keys.userPattern(user), 'COUNT', 1000)
-      cursor = next
-      toDelete.push(...found)
-    } while (cursor !== '0')
+    // SCAN only walks the node it runs on: on a cluster, the master that owns the user's slot.
+    const nodes = isCluster(this.client) ? mastersFor(this.client, toDelete[0] as string) : [this.client]
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', this.keys.userPattern(user), 'COUNT', 1000)
+        cursor = next
+        toDelete.push(...found)
+      } while (cursor !== '0')
+    }
+    // One slot, so one DEL even on a cluster.
     await this.client.del(...new Set(toDelete))
     await this.client.zrem(this.keys.usersIndex, user)
     await this.client.zrem(this.keys.namesIndex, namesMember(user))

@@ -21,6 +21,70 @@
 // except that a field the hash lacks goes to the field "other" once the hash has `cap` fields
 // besides "other". HMAXSUM's arg2 is "v,cap": the field keeps its largest v, "#n" counts distinct
 // fields and "#s" sums their maxima; past `cap` remembered fields a new one is counted, not kept.
+//
+// On a Redis Cluster a script may only touch keys of one hash slot, so a batch is written with
+// SLOT_WRITE_SCRIPT instead, once per slot it touches (below).
+
+// Shared by both scripts. Expects KEYS[2..4] = users index, names index, last-path hash, and the
+// locals now, ttl, indexCap.
+const PRUNE_LUA = `  -- Forget users whose logs have expired, and the oldest beyond the cap. Not needed on every
+  -- batch: the index only has to be roughly as fresh as the logs.
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - ttl * 1000), 'LIMIT', 0, 200)
+  local over = redis.call('ZCARD', KEYS[2]) - #stale - indexCap
+  if over > 0 then
+    for _, name in ipairs(redis.call('ZRANGE', KEYS[2], #stale, #stale + over - 1)) do stale[#stale + 1] = name end
+  end
+  if #stale > 0 then
+    local members = {}
+    for i, name in ipairs(stale) do members[i] = string.lower(name) .. '\\0' .. name end
+    redis.call('ZREM', KEYS[2], unpack(stale))
+    redis.call('ZREM', KEYS[3], unpack(members))
+    redis.call('HDEL', KEYS[4], unpack(stale))
+  end
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('EXPIRE', KEYS[4], ttl)
+`
+
+// Shared by both scripts: the O generic ops, read from ARGV[a ..] (the local `a`), `ops` of them.
+const OPS_LUA = `for o = 1, ops do
+  local op, key, x, y = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3]
+  if op == 'HINCRBY' then redis.call('HINCRBY', key, x, y)
+  elseif op == 'PFADD' then redis.call('PFADD', key, x)
+  elseif op == 'EXPIRE' then redis.call('EXPIRE', key, x)
+  elseif op == 'HSET' then redis.call('HSET', key, x, y)
+  elseif op == 'HSETNX' then redis.call('HSETNX', key, x, y)
+  elseif op == 'HMAX' then
+    local cur = tonumber(redis.call('HGET', key, x))
+    if cur == nil or cur < tonumber(y) then redis.call('HSET', key, x, y) end
+  elseif op == 'HMIN' then
+    local cur = tonumber(redis.call('HGET', key, x))
+    if cur == nil or cur > tonumber(y) then redis.call('HSET', key, x, y) end
+  elseif op == 'HINCRCAP' then
+    local comma = string.find(y, ',', 1, true)
+    if redis.call('HEXISTS', key, x) == 0 then
+      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, 'other')
+      if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
+    end
+    redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
+  elseif op == 'HMAXSUM' then
+    local comma = string.find(y, ',', 1, true)
+    local v = tonumber(string.sub(y, 1, comma - 1))
+    local cur = tonumber(redis.call('HGET', key, x))
+    if cur == nil then
+      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, '#n') - redis.call('HEXISTS', key, '#s')
+      if len < tonumber(string.sub(y, comma + 1)) then redis.call('HSET', key, x, v) end
+      redis.call('HINCRBY', key, '#n', 1)
+      redis.call('HINCRBY', key, '#s', v)
+    elseif v > cur then
+      redis.call('HSET', key, x, v)
+      redis.call('HINCRBY', key, '#s', v - cur)
+    end
+  else return redis.error_reply('unknown op ' .. op) end
+  a = a + 4
+end
+`
+
 export const WRITE_SCRIPT = `
 local seq = tonumber(ARGV[8])
 local done = tonumber(redis.call('GET', KEYS[1]))
@@ -58,64 +122,64 @@ for u = 1, users do
   a = last + 1
 end
 if users > 0 and prune then
-  -- Forget users whose logs have expired, and the oldest beyond the cap. Not needed on every
-  -- batch: the index only has to be roughly as fresh as the logs.
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - ttl * 1000), 'LIMIT', 0, 200)
-  local over = redis.call('ZCARD', KEYS[2]) - #stale - indexCap
-  if over > 0 then
-    for _, name in ipairs(redis.call('ZRANGE', KEYS[2], #stale, #stale + over - 1)) do stale[#stale + 1] = name end
-  end
-  if #stale > 0 then
-    local members = {}
-    for i, name in ipairs(stale) do members[i] = string.lower(name) .. '\\0' .. name end
-    redis.call('ZREM', KEYS[2], unpack(stale))
-    redis.call('ZREM', KEYS[3], unpack(members))
-    redis.call('HDEL', KEYS[4], unpack(stale))
-  end
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('EXPIRE', KEYS[3], ttl)
-  redis.call('EXPIRE', KEYS[4], ttl)
-end
+${PRUNE_LUA}end
 if allChannel ~= '' and #all > 0 then
   redis.call('PUBLISH', allChannel, '[' .. table.concat(all, ',') .. ']')
 end
-for o = 1, ops do
-  local op, key, x, y = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3]
-  if op == 'HINCRBY' then redis.call('HINCRBY', key, x, y)
-  elseif op == 'PFADD' then redis.call('PFADD', key, x)
-  elseif op == 'EXPIRE' then redis.call('EXPIRE', key, x)
-  elseif op == 'HSET' then redis.call('HSET', key, x, y)
-  elseif op == 'HSETNX' then redis.call('HSETNX', key, x, y)
-  elseif op == 'HMAX' then
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil or cur < tonumber(y) then redis.call('HSET', key, x, y) end
-  elseif op == 'HMIN' then
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil or cur > tonumber(y) then redis.call('HSET', key, x, y) end
-  elseif op == 'HINCRCAP' then
-    local comma = string.find(y, ',', 1, true)
-    if redis.call('HEXISTS', key, x) == 0 then
-      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, 'other')
-      if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
-    end
-    redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
-  elseif op == 'HMAXSUM' then
-    local comma = string.find(y, ',', 1, true)
-    local v = tonumber(string.sub(y, 1, comma - 1))
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil then
-      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, '#n') - redis.call('HEXISTS', key, '#s')
-      if len < tonumber(string.sub(y, comma + 1)) then redis.call('HSET', key, x, v) end
-      redis.call('HINCRBY', key, '#n', 1)
-      redis.call('HINCRBY', key, '#s', v)
-    elseif v > cur then
-      redis.call('HSET', key, x, v)
-      redis.call('HINCRBY', key, '#s', v - cur)
-    end
-  else return redis.error_reply('unknown op ' .. op) end
-  a = a + 4
+${OPS_LUA}return 1
+`
+
+/**
+ * One hash slot's share of a batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in
+ * the slot, including the marker, so each slot keeps its own "last batch applied" per writer and a
+ * retry re-runs only the slots that failed. Per-user channels carry the user's hash tag, so the
+ * user's SPUBLISH runs here, in the same slot.
+ *
+ * KEYS: [1] this slot's writer marker, then (when I > 0) [2] users index [3] names index
+ *       [4] last-path hash, then the logs and op keys, referenced by index
+ * ARGV: [1] batch sequence number  [2] maxEntries  [3] ttl seconds  [4] now ms  [5] index cap
+ *       [6] '1' to prune the users index  [7] U (logs)  [8] I (index records)  [9] O (ops)
+ *       then U groups: key index, channel ('' = no publish), n, entry_1 .. entry_n
+ *       then I groups of 3: name, names-member, last path ('' = unchanged)
+ *       then O groups of 4: op, key index, arg1, arg2 (as in WRITE_SCRIPT)
+ */
+export const SLOT_WRITE_SCRIPT = `
+local seq = tonumber(ARGV[1])
+local done = tonumber(redis.call('GET', KEYS[1]))
+if done ~= nil and done >= seq then return 0 end
+redis.call('SET', KEYS[1], seq, 'EX', 86400)
+local maxEntries = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local indexCap = tonumber(ARGV[5])
+local prune = ARGV[6] == '1'
+local users = tonumber(ARGV[7])
+local indexed = tonumber(ARGV[8])
+local ops = tonumber(ARGV[9])
+local a = 10
+for u = 1, users do
+  local key, channel, n = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local first = a + 3
+  local last = first + n - 1
+  local from = math.max(first, last - maxEntries + 1)
+  redis.call('LPUSH', key, unpack(ARGV, from, last))
+  redis.call('LTRIM', key, 0, maxEntries - 1)
+  redis.call('EXPIRE', key, ttl)
+  if channel ~= '' then
+    redis.call('SPUBLISH', channel, '[' .. table.concat(ARGV, ',', first, last) .. ']')
+  end
+  a = last + 1
 end
-return 1
+for i = 1, indexed do
+  local name, member, lastPath = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  redis.call('ZADD', KEYS[2], now, name)
+  redis.call('ZADD', KEYS[3], 0, member)
+  if lastPath ~= '' then redis.call('HSET', KEYS[4], name, lastPath) end
+  a = a + 3
+end
+if indexed > 0 and prune then
+${PRUNE_LUA}end
+${OPS_LUA}return 1
 `
 
 /** ASCII-lower-case name, NUL, name: the member of the names index, searched case-insensitively by prefix. */

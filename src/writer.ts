@@ -1,14 +1,16 @@
 // The in-process buffer between the request hook and Redis. `push` is all the hook does: it
 // appends to an array and, if no flush is pending, schedules one for the next turn of the event
-// loop. A flush writes up to MAX_BATCH entries with one script call; at most one is in flight.
+// loop. A flush writes up to MAX_BATCH entries with one script call (on a Redis Cluster, one per
+// hash slot the batch touches, in parallel); at most one batch is in flight.
 // When Redis is slow or gone the buffer is bounded by maxBuffer (extra entries are dropped and
 // counted), one warning is logged per outage, and a probe brings writing back by itself.
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Entry } from './entry.js'
 import type { RedisLike } from './options.js'
-import { buildScriptCall, type BatchSettings, type Contributor } from './batch.js'
-import { WRITE_SCRIPT } from './write-script.js'
+import { buildScriptCall, buildSlotCalls, type BatchSettings, type Contributor, type SlotCall } from './batch.js'
+import { SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './write-script.js'
+import { isCluster } from './cluster.js'
 
 /** Entries per script call: big enough that a busy host sends few calls, small enough that one call never blocks Redis for long. */
 export const MAX_BATCH = 1000
@@ -32,17 +34,23 @@ export interface WriterStats {
   written: number
   /** Entries dropped because the buffer was full. */
   dropped: number
-  /** Script calls that succeeded. */
+  /** Batches written (on a cluster: all of a batch's per-slot calls succeeded). */
   batches: number
-  /** Script calls that failed or timed out (each is retried). */
+  /** Batch attempts that failed or timed out (each is retried). */
   failedBatches: number
   /** 'up' while writes succeed, 'down' during an outage. */
   redis: 'up' | 'down'
 }
 
-interface Batch { seq: number, entries: Entry[] }
+interface Batch {
+  seq: number
+  entries: Entry[]
+  /** On a cluster: the batch's per-slot calls, built once, and which of them have succeeded. */
+  slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number }
+}
 
-type ScriptClient = RedisLike & { userlogWrite: (numKeys: number, ...args: string[]) => Promise<number> }
+type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>
+type ScriptClient = RedisLike & { userlogWrite: ScriptFn, userlogWriteSlot: ScriptFn }
 
 export class BatchWriter {
   private buffer: Entry[] = []
@@ -59,6 +67,7 @@ export class BatchWriter {
   private readonly flushSoon = (): void => { this.scheduled = false; this.startFlush() }
   private lastBatchAt = 0
   private lastPruneAt = 0
+  private readonly cluster: boolean
 
   constructor (
     client: RedisLike,
@@ -67,9 +76,9 @@ export class BatchWriter {
     private readonly log: FastifyBaseLogger,
     private readonly contributors: Contributor[] = []
   ) {
-    if (typeof (client as unknown as Partial<{ userlogWrite: unknown }>).userlogWrite !== 'function') {
-      client.defineCommand('userlogWrite', { lua: WRITE_SCRIPT })
-    }
+    this.cluster = isCluster(client)
+    const [name, lua] = this.cluster ? ['userlogWriteSlot', SLOT_WRITE_SCRIPT] : ['userlogWrite', WRITE_SCRIPT]
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua })
     this.client = client as ScriptClient
     // A reconnect is the quickest sign that writing can resume.
     client.on('ready', this.onReady)
@@ -164,6 +173,7 @@ export class BatchWriter {
   }
 
   private async write (batch: Batch): Promise<void> {
+    if (this.cluster) return await this.writeSlots(batch)
     const now = Date.now()
     const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
     const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune)
@@ -187,6 +197,63 @@ export class BatchWriter {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * A batch on a Redis Cluster: one call per hash slot, all in parallel (ioredis routes each to
+   * its node). The batch counts as written once every call has succeeded; a retry re-sends only
+   * the calls that have not (each slot's marker makes a late first attempt and its retry count
+   * once). The all-users stream goes out per shard, one SPUBLISH for each shard whose calls
+   * succeeded in this attempt.
+   */
+  private async writeSlots (batch: Batch): Promise<void> {
+    if (batch.slots === undefined) {
+      const now = Date.now()
+      const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
+      const { calls } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune)
+      batch.slots = { calls, done: calls.map(() => false), prune, now }
+    }
+    const { calls, done } = batch.slots
+    const shards = new Map<number, string[]>()
+    let settled = false
+    let timer: NodeJS.Timeout | undefined
+    const pending = calls.map(async (call, i) => {
+      if (done[i] === true) return
+      await this.client.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+      done[i] = true
+      if (call.live.length === 0) return
+      // A call that answers after the attempt timed out publishes its own share.
+      if (settled) return this.publishShard(call.shard, call.live)
+      const live = shards.get(call.shard)
+      if (live === undefined) shards.set(call.shard, [...call.live])
+      else live.push(...call.live)
+    })
+    try {
+      await Promise.race([
+        Promise.all(pending),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
+        })
+      ])
+      this.counters.written += batch.entries.length
+      this.counters.batches++
+      if (batch.slots.prune) this.lastPruneAt = batch.slots.now
+      if (this.state === 'down') this.recovered()
+    } catch (err) {
+      this.counters.failedBatches++
+      this.retry = batch
+      this.outage(err as Error)
+    } finally {
+      clearTimeout(timer)
+      settled = true
+      for (const p of pending) p.catch(() => {})
+      for (const [shard, live] of shards) this.publishShard(shard, live)
+    }
+  }
+
+  /** One SPUBLISH of entries to an all-users shard. Not awaited: a lost live message is not a lost entry. */
+  private publishShard (shard: number, live: string[]): void {
+    this.client.spublish(this.settings.keys.allShardChannel(shard), '[' + live.join(',') + ']').catch(() => {})
   }
 
   private outage (err: Error): void {

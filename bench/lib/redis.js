@@ -1,11 +1,11 @@
 // A private redis-server for one benchmark run: a free port, no persistence, removed on stop.
 import { spawn, execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 
 export async function freePort () {
   return await new Promise((resolve, reject) => {
@@ -98,4 +98,74 @@ export function commandCalls (info) {
     if (m !== null) calls[key.slice(8)] = Number(m[1])
   }
   return calls
+}
+
+/**
+ * A private three-node Redis Cluster (no replicas), as in test/helpers/cluster.ts: three
+ * redis-servers with --cluster-enabled yes joined by `redis-cli --cluster create`. `url` is the
+ * seed list the plugin's `redis` option takes; `client()` is an ioredis Cluster; `nodes()` one
+ * plain client per node (for INFO, which is per node).
+ */
+export async function startCluster (count = 3) {
+  const ports = []
+  while (ports.length < count) {
+    const p = await freePort()
+    if (p < 55000 && !ports.includes(p)) ports.push(p) // the cluster bus uses port + 10000
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-cluster-'))
+  const procs = ports.map((port) => {
+    const nodeDir = join(dir, String(port))
+    mkdirSync(nodeDir)
+    return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+      '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no',
+      '--dir', nodeDir, '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  })
+  const stop = async () => {
+    for (const proc of procs) {
+      if (proc.exitCode === null) {
+        const exited = new Promise((resolve) => proc.once('exit', resolve))
+        proc.kill('SIGKILL')
+        await exited
+      }
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (const port of ports) {
+      const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+      probe.on('error', () => {})
+      let ready = false
+      for (let i = 0; i < 100 && !ready; i++) {
+        try { await probe.connect(); await probe.ping(); ready = true } catch { await sleep(50) }
+        probe.disconnect()
+      }
+      if (!ready) throw new Error('redis-server did not start (is it installed? `make bench` installs it)')
+    }
+    execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+    for (let ok = false, i = 0; !ok; i++) {
+      if (i > 200) throw new Error('the cluster did not reach cluster_state:ok')
+      ok = ports.every((p) => execFileSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok'))
+      if (!ok) await sleep(100)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {
+    ports,
+    url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    client () {
+      const c = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })), { shardedSubscribers: true })
+      c.on('error', () => {})
+      return c
+    },
+    nodes () {
+      return ports.map((port) => {
+        const c = new Redis({ port, maxRetriesPerRequest: 1 })
+        c.on('error', () => {})
+        return c
+      })
+    },
+    stop
+  }
 }
