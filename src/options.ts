@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Redis, Cluster, RedisOptions } from 'ioredis'
 import type { Entry } from './entry.js'
 import { parseSeeds } from './cluster.js'
+import { describeValue, integerOption } from './option-checks.js'
 
 export type RedisLike = Redis | Cluster
 
@@ -73,27 +74,14 @@ const KNOWN = new Set(['redis', 'prefix', 'routePrefix', 'getUser', 'isAdmin', '
 
 export class OptionError extends Error {
   constructor (option: string, expected: string, got: unknown) {
-    super(`fastify-userlog: option "${option}" must be ${expected} (got ${describe(got)})`)
+    super(`fastify-userlog: option "${option}" must be ${expected} (got ${describeValue(got)})`)
     this.name = 'OptionError'
   }
 }
 
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (value instanceof RegExp) return String(value)
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value)
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  return typeof value
-}
 
 function integer (opts: Record<string, unknown>, name: string, def: number, min: number, max: number): number {
-  const v = opts[name]
-  if (v === undefined) return def
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new OptionError(name, `an integer from ${min} to ${max}`, v)
-  }
-  return v
+  return integerOption(opts, name, def, min, max, (n, expected, got) => new OptionError(n, expected, got))
 }
 
 function fn<T> (opts: Record<string, unknown>, name: string): T | null {

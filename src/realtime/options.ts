@@ -3,6 +3,7 @@
 // limit stops the server at start-up instead of refusing every viewer later.
 import type { Cluster, Redis } from 'ioredis'
 import { redisUrlProblem } from './redis-url.js'
+import { describeValue, integerOption } from '../option-checks.js'
 
 export interface RealtimeOptions {
   /**
@@ -74,26 +75,14 @@ function pathOption (opts: Record<string, unknown>, name: string, def: string): 
 
 export class RealtimeOptionError extends Error {
   constructor (option: string, expected: string, got: unknown) {
-    super(`userlog realtime: option "${option}" must be ${expected} (got ${describe(got)})`)
+    super(`userlog realtime: option "${option}" must be ${expected} (got ${describeValue(got)})`)
     this.name = 'RealtimeOptionError'
   }
 }
 
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value)
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  return typeof value
-}
 
 function integer (opts: Record<string, unknown>, name: string, def: number, min: number, max: number): number {
-  const v = opts[name]
-  if (v === undefined) return def
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RealtimeOptionError(name, `an integer from ${min} to ${max}`, v)
-  }
-  return v
+  return integerOption(opts, name, def, min, max, (n, expected, got) => new RealtimeOptionError(n, expected, got))
 }
 
 /** `https://host[:port]` exactly as a browser sends it in `Origin`, or null. */
