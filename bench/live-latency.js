@@ -8,15 +8,15 @@
 // (LPUSH + LTRIM + PUBLISH on the user's and the all-users channel, in one MULTI), every 5 ms, the
 // entries due by then; each entry carries the time it was sent (performance.now(), the same clock
 // as the receipt, since writer and viewers share this process). Prints p50 / p99 / max per entry.
-import { spawn } from 'node:child_process'
+
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
-import { startRedis, freePort } from './lib/redis.js'
+import { startRedis } from './lib/redis.js'
 import { quantile, round } from './lib/stats.js'
 import { machineLine, machine } from './lib/machine.js'
+import { keys, startRealtime, stopChild } from './lib/realtime.js'
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,43 +33,8 @@ const SECONDS = Number(opt.seconds ?? (opt.quick ? 3 : 10))
 const TICK_MS = 5
 const USER = 'alice'
 const log = opt.json ? console.error : console.log
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 
 // Key names as src/keys.ts builds them (prefix "userlog", user "alice" needs no encoding).
-const keys = {
-  log: (u) => `userlog:{${u}}:log`,
-  channel: (u) => `userlog:live:{${u}}`,
-  all: 'userlog:live:*all',
-  token: (t) => `userlog:{tok}:${t}`
-}
-
-async function startRealtime (redisUrl) {
-  const port = await freePort()
-  const proc = spawn(process.execPath, [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn'],
-    { stdio: ['ignore', 'ignore', 'inherit'] })
-  const http = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
-    try {
-      const res = await fetch(`${http}/healthz`)
-      if (res.ok && (await res.json()).redis === 'up') return { proc, http, ws: `ws://127.0.0.1:${port}/live` }
-    } catch {
-      // not listening yet
-    }
-    await sleep(50)
-  }
-  proc.kill('SIGKILL')
-  throw new Error('the realtime server did not become healthy')
-}
-
-async function stopChild (proc) {
-  if (proc.exitCode !== null) return
-  const exited = new Promise((resolve) => proc.once('exit', resolve))
-  proc.kill('SIGTERM')
-  const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(t)
-}
 
 async function metric (http, name) {
   const text = await (await fetch(`${http}/metrics`)).text()

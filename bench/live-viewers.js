@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
-import { startRedis, freePort } from './lib/redis.js'
+import { startRedis } from './lib/redis.js'
 import { quantile, round } from './lib/stats.js'
 import { machineLine, machine } from './lib/machine.js'
+import { keys, startRealtime, stopChild } from './lib/realtime.js'
 
 const { values: opt } = parseArgs({
   options: {
@@ -34,7 +35,6 @@ const SECONDS = Number(opt.seconds ?? (opt.quick ? 3 : 10))
 const RATE = 100
 const PER_USER = 10 // the idle viewers watch TOTAL-HOT / 10 other users, ten viewers each
 const log = opt.json ? console.error : console.log
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 const self = fileURLToPath(import.meta.url)
 
 // Sockets of this process and of the realtime server, plus some headroom.
@@ -52,41 +52,6 @@ function openFileLimit () {
   } catch {
     return { soft: Infinity, hard: Infinity }
   }
-}
-
-const keys = {
-  channel: (u) => `userlog:live:{${u}}`,
-  log: (u) => `userlog:{${u}}:log`,
-  all: 'userlog:live:*all',
-  token: (t) => `userlog:{tok}:${t}`
-}
-
-async function startRealtime (redisUrl) {
-  const port = await freePort()
-  const proc = spawn(process.execPath, [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn'],
-    { stdio: ['ignore', 'ignore', 'inherit'] })
-  const http = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
-    try {
-      const res = await fetch(`${http}/healthz`)
-      if (res.ok && (await res.json()).redis === 'up') return { proc, http, ws: `ws://127.0.0.1:${port}/live` }
-    } catch {
-      // not listening yet
-    }
-    await sleep(50)
-  }
-  proc.kill('SIGKILL')
-  throw new Error('the realtime server did not become healthy')
-}
-
-async function stopChild (proc) {
-  if (proc.exitCode !== null) return
-  const exited = new Promise((resolve) => proc.once('exit', resolve))
-  proc.kill('SIGTERM')
-  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-  await exited
-  clearTimeout(t)
 }
 
 function rssMiB (pid) {

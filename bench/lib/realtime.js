@@ -1,0 +1,45 @@
+// The realtime server as the live benchmarks run it: dist/cli/main.js in its own process, as in
+// production, and the key names they need.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from './redis.js'
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+
+export const keys = {
+  log: (u) => `userlog:{${u}}:log`,
+  channel: (u) => `userlog:live:{${u}}`,
+  all: 'userlog:live:*all',
+  token: (t) => `userlog:{tok}:${t}`
+}
+
+/** Starts `userlog realtime` on a free port and waits until it reports Redis up. */
+export async function startRealtime (redisUrl) {
+  const port = await freePort()
+  const proc = spawn(process.execPath, [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] })
+  const http = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
+    try {
+      const res = await fetch(`${http}/healthz`)
+      if (res.ok && (await res.json()).redis === 'up') return { proc, http, ws: `ws://127.0.0.1:${port}/live` }
+    } catch {
+      // not listening yet
+    }
+    await sleep(50)
+  }
+  proc.kill('SIGKILL')
+  throw new Error('the realtime server did not become healthy')
+}
+
+/** SIGTERM (graceful), then SIGKILL after `graceMs`. */
+export async function stopChild (proc, graceMs = 10_000) {
+  if (proc.exitCode !== null) return
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  proc.kill('SIGTERM')
+  const t = setTimeout(() => proc.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(t)
+}
