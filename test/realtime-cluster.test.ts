@@ -129,8 +129,12 @@ t.test('a master restart: viewers are told down and up, resubscribed, and catch 
   // to the log (its message lost): the first arrives once, the second when the hub catches up.
   const live = entry(elsewhere)
   const silent = entry(elsewhere)
-  await write(db, [live])
-  await write(db, [silent], false)
+  // The test's own client may still be learning the outage (MOVED, CLUSTERDOWN): retry its writes.
+  for (const [e, publish] of [[live, true], [silent, false]] as const) {
+    await eventually(async () => {
+      try { await write(db, [e], publish); return true } catch { return false }
+    }, 10_000, 'a write during the outage')
+  }
   await cluster.startNode(victim)
   await cluster.waitOk()
   for (const c of [a, b, all]) await c.until((ms) => ms.some((m) => m.type === 'status' && m.redis === 'up'), 15_000, 'status up')
