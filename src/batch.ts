@@ -120,8 +120,8 @@ export interface BatchSettings {
   publish: boolean
 }
 
-/** Builds the script call of one batch. `serialized[i]` is JSON.stringify(entries[i]). */
-export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): ScriptCall {
+/** Serialises a batch's entries grouped by user (keeping each user's last page) and collects the contributors' ops. */
+function groupByUser (entries: Entry[], contributors: Contributor[]): { byUser: Map<string, { json: string[], lastPath: string }>, ops: BatchOps } {
   const byUser = new Map<string, { json: string[], lastPath: string }>()
   const ops = new BatchOps()
   for (const entry of entries) {
@@ -134,6 +134,12 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
     if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
     for (const contribute of contributors) contribute(entry, ops)
   }
+  return { byUser, ops }
+}
+
+/** Builds the script call of one batch. `serialized[i]` is JSON.stringify(entries[i]). */
+export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): ScriptCall {
+  const { byUser, ops } = groupByUser(entries, contributors)
   const k = s.keys
   const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
   const argv = [String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), String(byUser.size),
@@ -205,18 +211,7 @@ interface SlotGroup {
  * node call; the all-users stream is published by the caller, per shard, after the calls succeed.
  */
 export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): SlotCalls {
-  const byUser = new Map<string, { json: string[], lastPath: string }>()
-  const ops = new BatchOps()
-  for (const entry of entries) {
-    let group = byUser.get(entry.user)
-    if (group === undefined) {
-      group = { json: [], lastPath: '' }
-      byUser.set(entry.user, group)
-    }
-    group.json.push(JSON.stringify(entry))
-    if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
-    for (const contribute of contributors) contribute(entry, ops)
-  }
+  const { byUser, ops } = groupByUser(entries, contributors)
   const k = s.keys
   const groups = new Map<number, SlotGroup>()
   const groupOf = (slot: number): SlotGroup => {

@@ -177,26 +177,26 @@ export class BatchWriter {
     const now = Date.now()
     const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
     const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune)
-    let timer: NodeJS.Timeout | undefined
     try {
-      await Promise.race([
-        this.client.userlogWrite(call.keys.length, ...call.keys, ...call.argv),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
-        })
-      ])
-      this.counters.written += batch.entries.length
-      this.counters.batches++
-      if (prune) this.lastPruneAt = now
-      if (this.state === 'down') this.recovered()
+      await withTimeout(this.client.userlogWrite(call.keys.length, ...call.keys, ...call.argv))
+      this.succeeded(batch, prune, now)
     } catch (err) {
-      this.counters.failedBatches++
-      // Keep the batch (same number: the script's marker makes a late first attempt and this retry count once).
-      this.retry = batch
-      this.outage(err as Error)
-    } finally {
-      clearTimeout(timer)
+      this.failed(batch, err as Error)
     }
+  }
+
+  private succeeded (batch: Batch, pruned: boolean, at: number): void {
+    this.counters.written += batch.entries.length
+    this.counters.batches++
+    if (pruned) this.lastPruneAt = at
+    if (this.state === 'down') this.recovered()
+  }
+
+  private failed (batch: Batch, err: Error): void {
+    this.counters.failedBatches++
+    // Keep the batch (same number: the script's marker makes a late first attempt and this retry count once).
+    this.retry = batch
+    this.outage(err)
   }
 
   /**
@@ -216,7 +216,6 @@ export class BatchWriter {
     const { calls, done } = batch.slots
     const shards = new Map<number, string[]>()
     let settled = false
-    let timer: NodeJS.Timeout | undefined
     const pending = calls.map(async (call, i) => {
       if (done[i] === true) return
       await this.client.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
@@ -229,22 +228,11 @@ export class BatchWriter {
       else live.push(...call.live)
     })
     try {
-      await Promise.race([
-        Promise.all(pending),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
-        })
-      ])
-      this.counters.written += batch.entries.length
-      this.counters.batches++
-      if (batch.slots.prune) this.lastPruneAt = batch.slots.now
-      if (this.state === 'down') this.recovered()
+      await withTimeout(Promise.all(pending))
+      this.succeeded(batch, batch.slots.prune, batch.slots.now)
     } catch (err) {
-      this.counters.failedBatches++
-      this.retry = batch
-      this.outage(err as Error)
+      this.failed(batch, err as Error)
     } finally {
-      clearTimeout(timer)
       settled = true
       for (const p of pending) p.catch(() => {})
       for (const [shard, live] of shards) this.publishShard(shard, live)
@@ -292,18 +280,28 @@ export class BatchWriter {
   private async ping (): Promise<boolean> {
     if (this.pinging) return false
     this.pinging = true
-    let timer: NodeJS.Timeout | undefined
     try {
-      await Promise.race([
-        this.client.ping(),
-        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), WRITE_TIMEOUT_MS) })
-      ])
+      await withTimeout(this.client.ping())
       return true
     } catch {
       return false
     } finally {
-      clearTimeout(timer)
       this.pinging = false
     }
+  }
+}
+
+/** `work`, or a rejection after WRITE_TIMEOUT_MS (a frozen Redis never answers, and its socket stays open). */
+async function withTimeout<T> (work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
+      })
+    ])
+  } finally {
+    clearTimeout(timer)
   }
 }
