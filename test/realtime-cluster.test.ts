@@ -46,7 +46,12 @@ async function write (c: Cluster, entries: TestEntry[], publish = true): Promise
 function userOn (port: number, not = false): string {
   for (let i = 0; ; i++) {
     const user = `u${i}-${port}`
-    const owner = db.slots[calculateSlot(keys.log(user))]?.[0] ?? ''
+    const slot = calculateSlot(keys.log(user))
+    const owner = db.slots[slot]?.[0] ?? ''
+    // A user "not on" the node must not have its all-users shard channel there either: entries
+    // published while that node is down go to both.
+    const shardOwner = db.slots[calculateSlot(keys.allShardChannel(slot % ALL_SHARDS))]?.[0] ?? ''
+    if (not && shardOwner.endsWith(`:${port}`)) continue
     if ((owner.endsWith(`:${port}`)) !== not) return user
   }
 }
