@@ -63,7 +63,7 @@ async function subscriptions (): Promise<number> {
 /** A child process holding `n` viewers (one in ten on the all-users stream), once all are streaming. */
 async function viewersProcess (n: number): Promise<ReturnType<typeof spawn>> {
   const tokens: string[] = []
-  for (let i = 0; i < n; i++) tokens.push(await mint(db, i % 10 === 9 ? '*' : `user-${i % 100}`))
+  for (let i = 0; i < n; i++) tokens.push(await mint(db, i % 10 === 9 ? '*' : `user-${Math.floor(i / 10) % 100}`))
   const child = spawn(process.execPath, [VIEWERS_JS], { stdio: ['pipe', 'pipe', 'inherit'] })
   child.stdin.end(JSON.stringify({ url: srv.url, tokens }))
   const [line] = await Promise.race([
