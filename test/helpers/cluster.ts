@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Cluster, Redis } from 'ioredis'
-import { freePort } from './redis.js'
+import { Cluster } from 'ioredis'
+import { freePort, waitForRedis } from './redis.js'
 
 const run = promisify(execFile)
 
@@ -49,20 +49,7 @@ export class RedisCluster {
       '--cluster-require-full-coverage', 'no', '--save', '', '--appendonly', 'no',
       '--dir', dir, '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
     this.procs.set(port, proc)
-    const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    c.on('error', () => {})
-    for (let i = 0; i < 100; i++) {
-      try {
-        await c.connect()
-        await c.ping()
-        c.disconnect()
-        return
-      } catch {
-        c.disconnect()
-        await sleep(50)
-      }
-    }
-    throw new Error(`cluster node did not start on port ${port}`)
+    await waitForRedis(port, 'cluster node')
   }
 
   async killNode (port: number): Promise<void> {

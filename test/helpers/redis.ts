@@ -21,6 +21,24 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/** Waits (up to 5 s) until a redis-server just spawned on `port` answers PING. */
+export async function waitForRedis (port: number, what: string): Promise<void> {
+  const client = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  for (let i = 0; i < 100; i++) {
+    try {
+      await client.connect()
+      await client.ping()
+      client.disconnect()
+      return
+    } catch {
+      client.disconnect()
+      await sleep(50)
+    }
+  }
+  throw new Error(`${what} did not start on port ${port}`)
+}
+
 export class RedisServer {
   readonly port: number
   readonly url: string
@@ -45,20 +63,7 @@ export class RedisServer {
       '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--dir', this.dir, '--protected-mode', 'no', '--loglevel', 'warning'
     ], { stdio: 'ignore' })
-    const client = new Redis({ port: this.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    client.on('error', () => {})
-    for (let i = 0; i < 100; i++) {
-      try {
-        await client.connect()
-        await client.ping()
-        client.disconnect()
-        return
-      } catch {
-        client.disconnect()
-        await sleep(50)
-      }
-    }
-    throw new Error(`redis-server did not start on port ${this.port}`)
+    await waitForRedis(this.port, 'redis-server')
   }
 
   /** SIGKILL: the socket closes, clients see the outage at once. */
