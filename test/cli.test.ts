@@ -1,8 +1,7 @@
-// The `userlog` command in-process: the argument parser (table and random inputs), --help and
-// usage errors with exit code 2, `userlog tail` printing a backlog line and a live line, and
-// `userlog realtime` serving and shutting down cleanly.
+// The `userlog` command in-process: the argument parser (a table of cases; random command lines
+// are in fuzz-cli.test.ts), --help and usage errors with exit code 2, `userlog tail` printing a
+// backlog line and a live line, and `userlog realtime` serving and shutting down cleanly.
 import t from 'tap'
-import fc from 'fast-check'
 import { RedisServer } from './helpers/redis.js'
 import { Client, entry, eventually, mint, write } from './realtime-helpers.js'
 import { parseCli, UsageError, HELP } from '../src/cli/args.js'
@@ -80,27 +79,6 @@ t.test('parseCli: mistakes are UsageErrors that say what is wrong', async (t) =>
   }
   t.throws(() => parseCli(['realtime'], { USERLOG_ORIGINS: 'nope' }), /USERLOG_ORIGINS must list origins/)
   t.throws(() => parseCli(['tail', 'a'], { REDIS_URL: 'localhost:6379' }), /--redis must be/)
-})
-
-t.test('parseCli never throws anything but a UsageError', async (t) => {
-  const word = fc.oneof(
-    fc.constantFrom('realtime', 'tail', 'help', '--', '-', '--help', '-h', '-v', '--version', '--port', '--host', '--redis',
-      '--path', '--origin', '--prefix', '--all', '--json', '--log-level', '--port=', '--origin=', '-hv', '--=x', '*'),
-    fc.string({ maxLength: 30 }),
-    fc.string({ unit: 'binary', maxLength: 12 })
-  )
-  const runs = Number(process.env.USERLOG_FUZZ_RUNS ?? 500)
-  fc.assert(fc.property(fc.array(word, { maxLength: 8 }), fc.dictionary(fc.constantFrom('REDIS_URL', 'USERLOG_ORIGINS', 'LOG_LEVEL'), fc.string()), (argv, env) => {
-    try {
-      const cmd = parseCli(argv, env)
-      if (cmd.command === 'realtime') return Number.isInteger(cmd.port) && cmd.port >= 0 && cmd.port <= 65535 && cmd.path.startsWith('/')
-      if (cmd.command === 'tail') return cmd.user === null || (cmd.user !== '' && cmd.user !== '*')
-      return true
-    } catch (err) {
-      return err instanceof UsageError && err.message.length > 0 && err.exitCode === 2
-    }
-  }), { numRuns: runs })
-  t.pass(`${runs} random command lines`)
 })
 
 t.test('runCli: --help, version and usage errors', async (t) => {
