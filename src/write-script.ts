@@ -85,12 +85,32 @@ const OPS_LUA = `for o = 1, ops do
 end
 `
 
-export const WRITE_SCRIPT = `
-local seq = tonumber(ARGV[8])
+// Shared by both scripts: skip a batch this writer already applied (the sequence number is in
+// ARGV[seqArg]), else remember it as the last one applied.
+function markerLua (seqArg: number): string {
+  return `local seq = tonumber(ARGV[${seqArg}])
 local done = tonumber(redis.call('GET', KEYS[1]))
 if done ~= nil and done >= seq then return 0 end
 redis.call('SET', KEYS[1], seq, 'EX', 86400)
-local maxEntries = tonumber(ARGV[1])
+`
+}
+
+// Shared by both scripts: one user's entries ARGV[first .. last] onto the log `key`, trimmed and
+// expiring, then published on `channel` unless it is '' (PUBLISH, or SPUBLISH on a cluster).
+function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
+  return `  -- Only the newest maxEntries of this batch can survive the trim: push just those.
+  local from = math.max(first, last - maxEntries + 1)
+  redis.call('LPUSH', key, unpack(ARGV, from, last))
+  redis.call('LTRIM', key, 0, maxEntries - 1)
+  redis.call('EXPIRE', key, ttl)
+  if channel ~= '' then
+    redis.call('${publish}', channel, '[' .. table.concat(ARGV, ',', first, last) .. ']')
+  end
+`
+}
+
+export const WRITE_SCRIPT = `
+${markerLua(8)}local maxEntries = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local indexCap = tonumber(ARGV[4])
@@ -105,17 +125,9 @@ for u = 1, users do
   local name, member, channel, lastPath, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
   local first = a + 5
   local last = first + n - 1
-  -- Only the newest maxEntries of this batch can survive the trim: push just those.
-  local from = math.max(first, last - maxEntries + 1)
-  redis.call('LPUSH', key, unpack(ARGV, from, last))
-  redis.call('LTRIM', key, 0, maxEntries - 1)
-  redis.call('EXPIRE', key, ttl)
-  redis.call('ZADD', KEYS[2], now, name)
+${pushLua('PUBLISH')}  redis.call('ZADD', KEYS[2], now, name)
   redis.call('ZADD', KEYS[3], 0, member)
   if lastPath ~= '' then redis.call('HSET', KEYS[4], name, lastPath) end
-  if channel ~= '' then
-    redis.call('PUBLISH', channel, '[' .. table.concat(ARGV, ',', first, last) .. ']')
-  end
   if allChannel ~= '' then
     for i = first, last do all[#all + 1] = ARGV[i] end
   end
@@ -144,11 +156,7 @@ ${OPS_LUA}return 1
  *       then O groups of 4: op, key index, arg1, arg2 (as in WRITE_SCRIPT)
  */
 export const SLOT_WRITE_SCRIPT = `
-local seq = tonumber(ARGV[1])
-local done = tonumber(redis.call('GET', KEYS[1]))
-if done ~= nil and done >= seq then return 0 end
-redis.call('SET', KEYS[1], seq, 'EX', 86400)
-local maxEntries = tonumber(ARGV[2])
+${markerLua(1)}local maxEntries = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local indexCap = tonumber(ARGV[5])
@@ -161,14 +169,7 @@ for u = 1, users do
   local key, channel, n = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 2])
   local first = a + 3
   local last = first + n - 1
-  local from = math.max(first, last - maxEntries + 1)
-  redis.call('LPUSH', key, unpack(ARGV, from, last))
-  redis.call('LTRIM', key, 0, maxEntries - 1)
-  redis.call('EXPIRE', key, ttl)
-  if channel ~= '' then
-    redis.call('SPUBLISH', channel, '[' .. table.concat(ARGV, ',', first, last) .. ']')
-  end
-  a = last + 1
+${pushLua('SPUBLISH')}  a = last + 1
 end
 for i = 1, indexed do
   local name, member, lastPath = ARGV[a], ARGV[a + 1], ARGV[a + 2]
