@@ -14,6 +14,7 @@ import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { userlog } from '../dist/index.js'
 import { startRedis } from './lib/redis.js'
+import { userFromHeader } from './lib/host.js'
 
 const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })
 const DURATION = opt.quick ? 3 : 10
@@ -36,12 +37,7 @@ const body = JSON.stringify(Array.from({ length: BATCH }, (_, i) => i === 0
 
 const redis = await startRedis()
 const app = Fastify({ logger: false })
-app.decorateRequest('user', null)
-app.addHook('onRequest', (req, _reply, done) => {
-  const name = req.headers['x-user']
-  req.user = typeof name === 'string' ? { username: name } : null
-  done()
-})
+userFromHeader(app)
 await app.register(userlog, { redis: redis.url })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const url = `http://127.0.0.1:${app.server.address().port}`

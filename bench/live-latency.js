@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { startRedis } from './lib/redis.js'
 import { quantile, round } from './lib/stats.js'
-import { machineLine, machine } from './lib/machine.js'
+import { printResults } from './lib/machine.js'
 import { keys, startRealtime, stopChild } from './lib/realtime.js'
 
 const { values: opt } = parseArgs({
@@ -118,13 +118,7 @@ async function main () {
       { name: 'latency p99', value: round(quantile(samples, 0.99), 2), unit: 'ms', goal: '', pass: null },
       { name: 'latency max', value: round(quantile(samples, 1), 2), unit: 'ms', goal: '', pass: null }
     ]
-    if (opt.json) {
-      console.log(JSON.stringify({ benchmark: 'live-latency', title: `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`, machine: machine(), results }))
-    } else {
-      console.log(`\nlive latency — ${machineLine(machine())}`)
-      console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
-      for (const r of results) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.goal} |`)
-    }
+    printResults({ benchmark: 'live-latency', title: `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`, results, json: opt.json })
   } finally {
     for (const ws of sockets) ws.terminate()
     if (server !== null) await stopChild(server.proc)

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { startRedis } from './lib/redis.js'
 import { quantile, round } from './lib/stats.js'
-import { machineLine, machine } from './lib/machine.js'
+import { printResults } from './lib/machine.js'
 import { keys, startRealtime, stopChild } from './lib/realtime.js'
 
 const { values: opt } = parseArgs({
@@ -164,13 +164,7 @@ async function main () {
       { name: 'fan-out: latency p99', value: round(quantile(stats.latency, 0.99), 1), unit: 'ms', goal: '', pass: null },
       { name: 'server RSS after the fan-out', value: rssFanout, unit: 'MiB', goal: '', pass: null }
     ]
-    if (opt.json) {
-      console.log(JSON.stringify({ benchmark: 'live-viewers', title: `${TOTAL} idle viewers on one process; ${RATE} entries/s to ${HOT} viewers`, machine: machine(), results }))
-    } else {
-      console.log(`\nlive viewers — ${machineLine(machine())}`)
-      console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
-      for (const r of results) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.goal} |`)
-    }
+    printResults({ benchmark: 'live-viewers', title: `${TOTAL} idle viewers on one process; ${RATE} entries/s to ${HOT} viewers`, results, json: opt.json })
   } finally {
     for (const ws of sockets) ws.terminate()
     if (server !== null) await stopChild(server.proc)

@@ -14,11 +14,12 @@ import Fastify from 'fastify'
 import { userlog } from '../dist/index.js'
 import { Keys } from '../dist/keys.js'
 import { startRedis, parseInfo } from './lib/redis.js'
+import { userFromHeader } from './lib/host.js'
+import { printResults } from './lib/machine.js'
 
 const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })
 const USERS = opt.quick ? 200 : 1000
 const PER_USER = 100 // the default maxEntries: every log ends full
-const log = (...a) => console.error(...a)
 
 const UAS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
@@ -35,8 +36,7 @@ async function main () {
   const db = redis.client()
   try {
     const app = Fastify({ logger: false })
-    app.decorateRequest('user', null)
-    app.addHook('onRequest', async (req) => { req.user = { username: req.headers['x-user'] } })
+    userFromHeader(app)
     await app.register(userlog, { redis: redis.url, isAdmin: () => false })
     app.get('/orders/:id', async () => ({ ok: true }))
     app.get('/search', async () => ({ ok: true }))
@@ -80,12 +80,7 @@ async function main () {
       { name: 'Redis memory for the whole run', value: Math.round((after - before) / 1024 / 1024 * 10) / 10, unit: 'MiB', goal: '', pass: null },
       { name: 'entries dropped (buffer full)', value: stats.dropped, unit: '', goal: '0', pass: stats.dropped === 0 }
     ]
-    const out = { benchmark: 'memory', title: 'Redis memory per stored entry', users: USERS, entries, results }
-    if (opt.json) {
-      process.stdout.write(JSON.stringify(out) + '\n')
-    } else {
-      for (const r of results) log(`${r.name}: ${r.value}${r.unit ? ' ' + r.unit : ''}`)
-    }
+    printResults({ benchmark: 'memory', title: 'Redis memory per stored entry', results, json: opt.json, extra: { users: USERS, entries } })
   } finally {
     db.disconnect()
     await redis.stop()

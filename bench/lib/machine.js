@@ -45,3 +45,17 @@ export function machineLine (m) {
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os} · Node ${m.node} · Redis ${m.redis ?? 'not installed'} · ` +
     `fastify ${m.fastify} · ioredis ${m.ioredis} · autocannon ${m.autocannon} · fastify-userlog ${m.plugin}${m.commit ? ` (${m.commit})` : ''}`
 }
+
+/**
+ * Prints a benchmark's figures: one JSON line for bench/run.js with --json, else a markdown table
+ * headed by the machine. `results` rows are { name, value, unit, goal, pass }.
+ */
+export function printResults ({ benchmark, title, results, json, extra = {} }) {
+  if (json) {
+    console.log(JSON.stringify({ benchmark, title, machine: machine(), ...extra, results }))
+    return
+  }
+  console.log(`\n${title} — ${machineLine(machine())}`)
+  console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
+  for (const r of results) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.goal} |`)
+}

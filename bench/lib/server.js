@@ -18,6 +18,7 @@ import { Session } from 'node:inspector'
 import { writeFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
+import { userFromHeader } from './host.js'
 
 const [variant, redisUrl, prefix, pluginModule = '../../dist/index.js'] = process.argv.slice(2)
 
@@ -29,12 +30,7 @@ Redis.prototype.sendCommand = function (command, stream) {
 }
 const app = Fastify({ logger: false })
 
-app.decorateRequest('user', null)
-app.addHook('onRequest', (req, _reply, done) => {
-  const name = req.headers['x-user']
-  req.user = typeof name === 'string' ? { username: name } : null
-  done()
-})
+userFromHeader(app)
 
 if (variant === 'empty-hook') {
   app.addHook('onResponse', (_req, _reply, done) => { done() })
