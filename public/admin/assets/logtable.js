@@ -16,7 +16,14 @@ export function statusClass (status) {
 
 /** Only same-origin absolute paths become links ('//host' and 'javascript:' never do). @param {unknown} path */
 export function linkable (path) {
-  return typeof path === 'string' && path.startsWith('/') && !path.startsWith('//') && !path.includes('\\')
+  if (typeof path !== 'string' || !path.startsWith('/')) return false
+  // Resolved as the browser will resolve the link: '//host', '/\host' and '/<tab>/host' all
+  // name another host once the URL parser has dropped tabs and newlines and read '\' as '/'.
+  try {
+    return new URL(path, location.origin).origin === location.origin
+  } catch {
+    return false
+  }
 }
 
 /** @param {number} t */
