@@ -7,7 +7,12 @@ import { request } from 'node:http'
 import { RedisServer, freePort } from './helpers/redis.js'
 import { buildApp, asUser } from './helpers/app.js'
 import { launch, watch, ARTIFACTS } from './helpers/browser.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { userlogRealtime } from '../src/index.js'
+import { ROOT } from './demo-build.js'
 
 const redis = await RedisServer.start()
 const rtPort = await freePort()
@@ -122,4 +127,47 @@ t.test('the all-users tab streams everyone with a user column', async (t) => {
   t.match(await metrics(), /userlog_realtime_viewers 0\b/)
   t.same(seen.dialogs, [])
   await context.close()
+})
+
+/** The realtime server in a process of its own on rtPort, so that it can be killed outright. */
+async function spawnRealtime (): Promise<ChildProcess> {
+  const loader = pathToFileURL(join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')).href
+  const child = spawn(process.execPath, [`--import=${loader}`, fileURLToPath(new URL('./fixtures/realtime-server.ts', import.meta.url)),
+    redis.url, '30000', String(rtPort), origin], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  await once(child, 'message')
+  return child
+}
+
+t.test('the realtime process is killed (SIGKILL) under an open live view: the page reconnects to its successor', async (t) => {
+  await realtime.close()
+  let child = await spawnRealtime()
+  t.teardown(() => { child.kill('SIGKILL') })
+  const context = await browser.newContext()
+  await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
+  const page = await context.newPage()
+  const seen = watch(page, [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`])
+  await page.goto(`${origin}/userlog/#user=dora`)
+  await page.check('.live-switch')
+  await page.waitForFunction(() => document.querySelector('#message')?.textContent === 'Live')
+  await visit('dora', '/before-kill')
+  await page.waitForFunction(() => document.querySelector('#log tbody tr.entry td.url')?.textContent === '/before-kill')
+
+  // No close frame, no graceful shutdown: the socket just drops.
+  child.kill('SIGKILL')
+  await once(child, 'exit')
+  await page.waitForSelector('#banner:not([hidden])')
+  await visit('dora', '/while-down')
+  child = await spawnRealtime()
+  await page.waitForSelector('#banner', { state: 'hidden', timeout: 30_000 })
+  await visit('dora', '/after-kill')
+  await page.waitForFunction(() => document.querySelector('#log tbody tr.entry td.url')?.textContent === '/after-kill')
+  const paths = await page.$$eval('#log tbody tr.entry td.url', (tds) => tds.map((td) => td.textContent))
+  t.ok(paths.includes('/while-down'), 'the entry written while the server was down arrives with the new backlog')
+  t.equal(paths.filter((p) => p === '/before-kill').length, 1, 'nothing shown twice')
+  t.same(seen.dialogs, [])
+  t.same(seen.errors, [])
+  await context.close()
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+  realtime = await startRealtime()
 })
