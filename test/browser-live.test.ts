@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { request } from 'node:http'
 import { RedisServer, freePort } from './helpers/redis.js'
 import { buildApp, asUser } from './helpers/app.js'
+import type { BrowserContext, Page } from 'playwright-core'
 import { launch, watch, ARTIFACTS } from './helpers/browser.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -42,16 +43,21 @@ async function visit (user: string, path: string, ua = 'Test'): Promise<void> {
   })
 }
 
+/** A fresh browser context signed in as the admin, its page watched for dialogs, errors and foreign requests. */
+async function adminPage (): Promise<{ context: BrowserContext, page: Page, seen: ReturnType<typeof watch> }> {
+  const context = await browser.newContext()
+  await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
+  const page = await context.newPage()
+  return { context, page, seen: watch(page, [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`]) }
+}
+
 const XSS_PATH = '/<img/src=x/onerror=alert(1)>'
 const XSS_UA = '<script>alert(2)</script>'
 
 t.test('live rows, pause and resume, hostile text, and a reconnect after the server restarts', async (t) => {
   await visit('alice', '/before')
   await app.userlog.flush()
-  const context = await browser.newContext()
-  await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
-  const page = await context.newPage()
-  const seen = watch(page, [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`])
+  const { context, page, seen } = await adminPage()
   await page.goto(`${origin}/userlog/#user=alice`)
   await page.waitForSelector('#log tbody tr.entry')
   await page.check('.live-switch')
@@ -105,10 +111,7 @@ t.test('live rows, pause and resume, hostile text, and a reconnect after the ser
 })
 
 t.test('the all-users tab streams everyone with a user column', async (t) => {
-  const context = await browser.newContext()
-  await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
-  const page = await context.newPage()
-  const seen = watch(page, [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`])
+  const { context, page, seen } = await adminPage()
   await page.goto(`${origin}/userlog/`)
   await page.click('button[data-tab=all]')
   await page.waitForFunction(() => document.querySelector('#all-message')?.textContent === 'Live: all users')
@@ -142,10 +145,7 @@ t.test('the realtime process is killed (SIGKILL) under an open live view: the pa
   await realtime.close()
   let child = await spawnRealtime()
   t.teardown(() => { child.kill('SIGKILL') })
-  const context = await browser.newContext()
-  await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
-  const page = await context.newPage()
-  const seen = watch(page, [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`])
+  const { context, page, seen } = await adminPage()
   await page.goto(`${origin}/userlog/#user=dora`)
   await page.check('.live-switch')
   await page.waitForFunction(() => document.querySelector('#message')?.textContent === 'Live')
