@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // What fastify-userlog costs a host, measured side by side against the same app without it.
 //
-// Four servers, each in its own process so that each one's CPU time can be read alone:
+// Five servers, each in its own process so that each one's CPU time can be read alone:
 //   bare        Fastify hello world (GET /hello); an onRequest hook sets req.user from x-user
 //   empty hook  bare + an empty onResponse hook: the floor any onResponse hook pays
+//   + ioredis   bare with ioredis loaded and never called: what a host already using ioredis pays
 //   1 user      bare + fastify-userlog; every request by the same user
 //   1,000 users bare + fastify-userlog; the load generator rotates over 1,000 user names
 // They share one private redis-server (--cluster: a private three-node Redis Cluster instead).
@@ -88,6 +89,9 @@ const THOUSAND = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStar
 const VARIANTS = [
   { key: 'bare', label: 'bare Fastify', server: 'bare', users: ONE },
   { key: 'emptyHook', label: 'empty onResponse hook', server: 'empty-hook', users: ONE },
+  // Loading ioredis alone (no client, no call) was measured to slow a Fastify app with hooks by
+  // a few µs per request; this variant shows that share, which a host already using ioredis has paid.
+  { key: 'bareIoredis', label: 'bare Fastify + ioredis loaded', server: 'bare-ioredis', users: ONE },
   { key: 'oneUser', label: 'fastify-userlog, 1 user', server: 'plugin', users: ONE, prefix: 'bench1' },
   { key: 'thousandUsers', label: 'fastify-userlog, 1,000 users', server: 'plugin', users: THOUSAND, prefix: 'bench1k' }
 ]
@@ -373,6 +377,8 @@ function summarise (rounds, live, m) {
       const executedByName = total('executedByName')
       Object.assign(out, {
         addedCpuVsEmptyHook: summary(per(v.key, (w, r) => w.cpuPerRequest - r.emptyHook.cpuPerRequest)),
+        addedCpuVsIoredis: summary(per(v.key, (w, r) => w.cpuPerRequest - r.bareIoredis.cpuPerRequest)),
+        throughputRatioVsIoredis: summary(per(v.key, (w, r) => w.rps / r.bareIoredis.rps)),
         topLevelByName,
         executedByName,
         // Cross-check of the client-side count: the script calls Redis itself saw.
@@ -402,6 +408,9 @@ function summarise (rounds, live, m) {
     goal('throughput ratio vs bare, 1,000 users', many.throughputRatio.median, '', '', null),
     goal('server-CPU capacity ratio vs bare, 1 user (bare µs/req ÷ plugin µs/req)', one.cpuCapacityRatio.median, '', '', null),
     goal('server-CPU capacity ratio vs bare, 1,000 users', many.cpuCapacityRatio.median, '', '', null),
+    goal('added CPU per logged request over a host that already loads ioredis, 1 user', one.addedCpuVsIoredis.median, 'µs', '', null),
+    goal('added CPU per logged request over a host that already loads ioredis, 1,000 users', many.addedCpuVsIoredis.median, 'µs', '', null),
+    goal('throughput ratio vs a host that already loads ioredis, 1 user', one.throughputRatioVsIoredis.median, '', '', null),
     goal('top-level Redis commands per logged request, 1 user', one.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, (x) => x <= GOALS.commandsPerRequest, 4),
     goal('top-level Redis commands per logged request, 1,000 users', many.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, (x) => x <= GOALS.commandsPerRequest, 4),
     goal('entries stored / requests served, 1 user', Math.min(one.written, one.live) / one.served, '', '= 1 (all stored)', () => one.allStored, 4),
