@@ -19,7 +19,7 @@
 // --connections: 100 by default, as in Fastify's own benchmarks: throughput is a saturation figure.
 // With few connections and the load generator, the server and Redis on two cores, the run turns
 // latency-bound (the server idles whenever Redis preempts the load generator) and the ratio
-// measures the scheduler more than the plugin; the README gives both.
+// measures the scheduler more than the plugin (see the README, Performance).
 // --quick: 3 rounds of 1 s (2 s warm-up).  --json: the figures as JSON on stdout (progress goes to stderr).
 // Exit code 0 when the run completed (missed goals are marked MISS in the output), 2 on an error.
 // --profile: the V8 sampling profiler runs in every server over the measured windows; prints
