@@ -8,12 +8,11 @@ import { RedisServer, freePort } from './helpers/redis.js'
 import { buildApp, asUser } from './helpers/app.js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { launch, watch, ARTIFACTS } from './helpers/browser.js'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { userlogRealtime } from '../src/index.js'
-import { ROOT } from './demo-build.js'
+import { spawnSource } from './helpers/spawn-source.js'
 
 const redis = await RedisServer.start()
 const rtPort = await freePort()
@@ -134,9 +133,7 @@ t.test('the all-users tab streams everyone with a user column', async (t) => {
 
 /** The realtime server in a process of its own on rtPort, so that it can be killed outright. */
 async function spawnRealtime (): Promise<ChildProcess> {
-  const loader = pathToFileURL(join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')).href
-  const child = spawn(process.execPath, [`--import=${loader}`, fileURLToPath(new URL('./fixtures/realtime-server.ts', import.meta.url)),
-    redis.url, '30000', String(rtPort), origin], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawnSource(fileURLToPath(new URL('./fixtures/realtime-server.ts', import.meta.url)), [redis.url, '30000', String(rtPort), origin])
   await once(child, 'message')
   return child
 }

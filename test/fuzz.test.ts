@@ -101,8 +101,8 @@ t.test('admin API: random paths and query strings answer 2xx/4xx', async (t) => 
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom('GET' as const, 'DELETE' as const, 'POST' as const), fc.constantFrom(...routes.map(([, path]) => path))) })
   let answered = 0 // admin requests that reached a handler and got data or a 2xx
   await fc.assert(fc.asyncProperty(route, segment, query, fc.boolean(),
-    async ([method, route], seg, qs, admin) => {
-      const url = (route.endsWith('/') ? route + seg.replace(/[?#]/g, '') : route) + (qs === '' ? '' : `?${qs}`)
+    async ([method, path], seg, qs, admin) => {
+      const url = (path.endsWith('/') ? path + seg.replace(/[?#]/g, '') : path) + (qs === '' ? '' : `?${qs}`)
       const res = await app.inject({ method, url, headers: admin ? asAdmin : asUser('someone'), ...(method === 'POST' ? { payload: { user: seg } } : {}) })
       if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${method} ${url}: ${res.body.slice(0, 200)}`)
       // A malformed URL is refused (400) by the router before any hook; nothing else reaches a non-admin.

@@ -3,8 +3,6 @@
 // viewers exactly once.
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { RedisServer } from './helpers/redis.js'
 import { Client, entry, eventually, mint, startServer, write, type TestEntry } from './realtime-helpers.js'
 
@@ -74,18 +72,15 @@ t.test('two servers, viewers on both: every entry reaches every viewer exactly o
 })
 
 t.test('child processes: two `userlog realtime` servers on two ports', async (t) => {
-  const { spawn } = await import('node:child_process')
+  const { spawnSource } = await import('./helpers/spawn-source.js')
   const { freePort } = await import('./helpers/redis.js')
-  const { ROOT } = await import('./demo-build.js')
-  const procs: Array<ReturnType<typeof spawn>> = []
+  const procs: Array<ReturnType<typeof spawnSource>> = []
   t.teardown(() => { for (const p of procs) p.kill('SIGTERM') })
   const urls: string[] = []
   for (let i = 0; i < 2; i++) {
     const port = await freePort()
     // The CLI from src/, compiled on the fly by the same loader tap runs this file with.
-    const loader = pathToFileURL(join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')).href
-    const p = spawn(process.execPath, [`--import=${loader}`, 'src/cli/main.ts', 'realtime', '--port', String(port), '--redis', redis.url, '--log-level', 'warn'],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    const p = spawnSource('src/cli/main.ts', ['realtime', '--port', String(port), '--redis', redis.url, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
     procs.push(p)
     urls.push(`http://127.0.0.1:${port}`)
   }

@@ -7,11 +7,10 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { get } from 'node:http'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { RedisServer } from './helpers/redis.js'
-import { ROOT } from './demo-build.js'
+import { spawnSource } from './helpers/spawn-source.js'
 import { Client, entry, eventually, keys, mint, write } from './realtime-helpers.js'
 
 const VIEWERS = 1000
@@ -21,9 +20,7 @@ const VIEWERS_JS = fileURLToPath(new URL('./fixtures/viewers.mjs', import.meta.u
 const redis = await RedisServer.start()
 const db = new Redis(redis.url)
 // The server runs from src/, compiled by the loader tap runs this file with.
-const loader = pathToFileURL(join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')).href
-const server = spawn(process.execPath, ['--expose-gc', `--import=${loader}`, fileURLToPath(new URL('./fixtures/realtime-server.ts', import.meta.url)), redis.url, '1000'],
-  { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+const server = spawnSource(fileURLToPath(new URL('./fixtures/realtime-server.ts', import.meta.url)), [redis.url, '1000'], { nodeArgs: ['--expose-gc'] })
 const [{ port }] = await once(server, 'message') as [{ port: number }]
 const srv = { url: `ws://127.0.0.1:${port}/live`, http: `http://127.0.0.1:${port}` }
 t.teardown(async () => { server.kill('SIGTERM'); db.disconnect(); await redis.stop() })
