@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { userlog } from '../dist/index.js'
-import { Keys } from '../dist/keys.js'
+import { Keys } from '../dist/shared/keys.js'
 import { startRedis, parseInfo } from './lib/redis.js'
 import { userFromHeader } from './lib/host.js'
 import { printResults } from './lib/machine.js'

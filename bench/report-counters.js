@@ -10,11 +10,11 @@
 //   node bench/report-counters.js [--quick] [--json]        (uses dist/: `npm run build` first)
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
-import { buildScriptCall } from '../dist/batch.js'
-import { Keys } from '../dist/keys.js'
+import { buildScriptCall } from '../dist/write/batch.js'
+import { Keys } from '../dist/shared/keys.js'
 import { validateOptions } from '../dist/options.js'
 import { reportContributor } from '../dist/report/counters.js'
-import { WRITE_SCRIPT } from '../dist/write-script.js'
+import { WRITE_SCRIPT } from '../dist/write/script.js'
 import { startRedis } from './lib/redis.js'
 
 const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '../scripts/free-port.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const DIST_INDEX = join(ROOT, 'dist', 'index.js')
@@ -70,32 +71,11 @@ async function requireFreePort (port, host, envName) {
   if (!free) throw new DemoError(`Port ${port} is already in use: set ${envName} to another port, e.g. ${envName}=${port + 1} make demo`)
 }
 
-async function freePort () {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 function displayHost (host) {
   return ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', ''].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host
 }
 
-/** A Redis URL fit for printing: the password, if any, is masked. */
-function safeRedisUrl (url) {
-  try {
-    const u = new URL(url)
-    if (u.password !== '') u.password = '***'
-    return u.toString()
-  } catch {
-    return url
-  }
-}
 
 /** Keeps the last lines a child printed, to explain why it stopped. */
 function tail (stream, lines, onLine) {
@@ -240,6 +220,8 @@ async function main () {
   const realtimeBuilt = existsSync(REALTIME_CLI)
 
   if (!existsSync(DIST_INDEX)) throw new DemoError('dist/index.js is missing: build the plugin first with `npm run build` (make demo does).')
+  // The plugin's own rule for printing a Redis URL without its password.
+  const { redactRedis } = await import('../dist/shared/redis.js')
 
   await requireFreePort(port, host, 'PORT')
   if (!noRealtime && realtimeBuilt) await requireFreePort(realtimePort, realtimeHost, 'REALTIME_PORT')
@@ -292,7 +274,7 @@ async function main () {
     `  Log in as admin  ${base}/login?user=admin`,
     `  Admin page       ${base}/userlog/`,
     `  Realtime         ${realtimeLine}`,
-    `  Redis            ${safeRedisUrl(redisUrl)}${ownRedis ? ' (private redis-server, nothing saved; removed on exit)' : ''}`,
+    `  Redis            ${redactRedis(redisUrl)}${ownRedis ? ' (private redis-server, nothing saved; removed on exit)' : ''}`,
     '',
     'Log in as admin in one browser, as anyone else in another (or a private window), and watch',
     'that user on the admin page. Press Ctrl-C to stop.',

@@ -1,12 +1,8 @@
-// Public entry point of the package.
+// `fastify-userlog`: the plugin, its public types and its errors. The realtime server is its own
+// entry point, `fastify-userlog/realtime`, so that a host which only logs never loads it.
 import { userlog } from './plugin.js'
 
 export { userlog }
 export default userlog
-export type { UserlogDecorator } from './plugin.js'
-export type { UserlogOptions, RedisLike } from './options.js'
-export type { Entry, EntryKind } from './entry.js'
-export type { WriterStats } from './writer.js'
-export { encodeUser, decodeUser, Keys } from './keys.js'
-export { userlogRealtime } from './realtime/index.js'
-export type { RealtimeOptions, RealtimeDecorator } from './realtime/index.js'
+export type { UserlogOptions, UserlogDecorator, Entry, EntryKind, WriterStats, RedisLike } from './types.js'
+export { OptionError, UnknownOptionError, AlreadyRegisteredError, NoUserError } from './shared/errors.js'

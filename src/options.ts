@@ -1,53 +1,15 @@
-// Plugin options: the public type, the defaults, and the validation that runs at register time.
-// Every check throws an error that names the option and says what was expected, so a typo in a
-// host app's configuration fails its start-up instead of silently logging nothing.
+// The plugin's options: the defaults, and the validation that runs at register time. Every check
+// throws an error that names the option and says what was expected (FST_USERLOG_OPTION), so a typo
+// in a host app's configuration fails its start-up instead of silently logging nothing.
 import type { FastifyRequest } from 'fastify'
-import type { Redis, Cluster, RedisOptions } from 'ioredis'
-import type { Entry } from './entry.js'
-import { parseSeeds } from './cluster.js'
-import { describeValue, integerOption } from './option-checks.js'
+import type { RedisOptions } from 'ioredis'
+import type { RedisLike, UserlogOptions } from './types.js'
+import { OptionReader } from './shared/checks.js'
+import { normalizeOrigin } from './shared/origin.js'
+import { keyPrefixOf, redisUrlProblem } from './shared/redis.js'
 
-export type RedisLike = Redis | Cluster
-
-export interface UserlogOptions {
-  /**
-   * ioredis `Redis`/`Cluster` instance (not closed by the plugin), or a URL / ioredis options
-   * (owned and closed). A string of two or more comma-separated URLs is a Redis Cluster's seed
-   * nodes (`redis://h1:7000,redis://h2:7000`). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
-  redis?: string | RedisOptions | RedisLike
-  /** Prefix of every Redis key and channel. @default 'userlog' */
-  prefix?: string
-  /** Where the admin page, API, `/events` and `tracker.js` are mounted. @default '/userlog' */
-  routePrefix?: string
-  /** Who made the request; `undefined` (or null, or '') = anonymous, not logged. @default req.user?.username */
-  getUser?: (req: FastifyRequest) => string | null | undefined
-  /** Who may read logs; may be async; a throw or rejection denies. @default deny everyone (with one warning) */
-  isAdmin?: (req: FastifyRequest) => boolean | Promise<boolean>
-  /** Entries kept per user (exactly this many). @default 100 */
-  maxEntries?: number
-  /** Seconds a user's log lives after their last entry. @default 86400 */
-  ttl?: number
-  /** Paths not logged: a string matches that path or a sub-path at a `/` boundary; a RegExp is tested on the path. @default [routePrefix, '/favicon.ico'] */
-  ignore?: Array<string | RegExp>
-  /** Query parameters whose values are replaced by `REDACTED` (case-insensitive). */
-  redactQuery?: string[]
-  /** Last say on an entry before it is stored: change it, or return null to skip it. */
-  transform?: (entry: Entry, req: FastifyRequest) => Entry | null | undefined
-  /** Log client events of visitors without a user under `anon:<sid>`. @default false */
-  trackAnonymous?: boolean
-  /** Where the admin page connects for live logs. @default `ws://<req.hostname>:8080/live` (`wss:` on https pages) */
-  realtimeUrl?: string
-  /** Origins allowed to POST `/events`. @default same origin (Origin host:port equals Host) */
-  allowedOrigins?: string[]
-  /** IANA time zone in which report days start and end. @default 'UTC' */
-  timeZone?: string
-  /** Entries held in process while Redis is slow or down; beyond it new entries are dropped and counted. @default 10000 */
-  maxBuffer?: number
-  /** HMAC key for anonymized exports (required to offer them). */
-  anonymizeSecret?: string
-}
-
-export const DEFAULT_REDACT_QUERY = ['password', 'token', 'access_token', 'id_token', 'api_key', 'apikey', 'secret', 'code', 'session', 'auth']
+export const DEFAULT_REDACT_QUERY = ['password', 'token', 'access_token', 'id_token', 'api_key', 'apikey', 'secret',
+  'code', 'session', 'auth']
 
 /** Options after validation, with every default filled in. */
 export interface Settings {
@@ -63,91 +25,92 @@ export interface Settings {
   transform: UserlogOptions['transform'] | null
   trackAnonymous: boolean
   realtimeUrl: string | null
-  allowedOrigins: string[] | null
+  /** Normalised origins allowed to post /events besides the page's own. */
+  allowedOrigins: ReadonlySet<string>
   timeZone: string
   maxBuffer: number
   anonymizeSecret: string | null
 }
 
-const KNOWN = new Set(['redis', 'prefix', 'routePrefix', 'getUser', 'isAdmin', 'maxEntries', 'ttl', 'ignore',
-  'redactQuery', 'transform', 'trackAnonymous', 'realtimeUrl', 'allowedOrigins', 'timeZone', 'maxBuffer', 'anonymizeSecret'])
+const KNOWN = ['redis', 'prefix', 'routePrefix', 'getUser', 'isAdmin', 'maxEntries', 'ttl', 'ignore',
+  'redactQuery', 'transform', 'trackAnonymous', 'realtimeUrl', 'allowedOrigins', 'timeZone', 'maxBuffer',
+  'anonymizeSecret']
 
-export class OptionError extends Error {
-  constructor (option: string, expected: string, got: unknown) {
-    super(`fastify-userlog: option "${option}" must be ${expected} (got ${describeValue(got)})`)
-    this.name = 'OptionError'
-  }
-}
+const REDIS_EXPECTED = 'a redis:// or rediss:// URL, comma-separated cluster seed URLs, ioredis options or an ioredis instance'
 
-
-function integer (opts: Record<string, unknown>, name: string, def: number, min: number, max: number): number {
-  return integerOption(opts, name, def, min, max, (n, expected, got) => new OptionError(n, expected, got))
-}
-
-function fn<T> (opts: Record<string, unknown>, name: string): T | null {
-  const v = opts[name]
-  if (v === undefined) return null
-  if (typeof v !== 'function') throw new OptionError(name, 'a function', v)
-  return v as T
-}
-
-function isRedisInstance (v: object): v is RedisLike {
-  return typeof (v as { defineCommand?: unknown }).defineCommand === 'function' &&
-    typeof (v as { duplicate?: unknown }).duplicate === 'function'
-}
-
-function redisOption (v: unknown): Settings['redis'] {
+function redisOption (r: OptionReader): Settings['redis'] {
+  const v = r.opts.redis
   if (v === undefined) return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   if (typeof v === 'string') {
-    if (!/^rediss?:\/\//.test(v)) throw new OptionError('redis', 'a redis:// or rediss:// URL, comma-separated cluster seed URLs, ioredis options or an ioredis instance', v)
-    try {
-      parseSeeds(v)
-    } catch (err) {
-      throw new OptionError('redis', `a list of Redis Cluster seeds like "redis://host1:7000,redis://host2:7000" (${(err as Error).message})`, v)
-    }
+    const problem = redisUrlProblem(v)
+    if (problem !== null) throw r.error('redis', `${REDIS_EXPECTED} (${problem})`, v)
     return v
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new OptionError('redis', 'a redis:// or rediss:// URL, ioredis options or an ioredis instance', v)
-  }
-  // ioredis prefixes keys but not channels (and not keys inside scripts): refuse a keyPrefix
-  // rather than write keys the realtime server cannot find.
-  const keyPrefix = isRedisInstance(v) ? (v.options as { keyPrefix?: string }).keyPrefix : (v as RedisOptions).keyPrefix
-  if (keyPrefix !== undefined && keyPrefix !== '') {
-    throw new OptionError('redis', 'a client without keyPrefix (use the "prefix" option instead)', keyPrefix)
-  }
-  return v as Settings['redis']
-}
-
-function routePrefixOption (v: unknown): string {
-  if (v === undefined) return '/userlog'
-  if (typeof v !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(v) || v.endsWith('/') || v.includes('//')) {
-    throw new OptionError('routePrefix', 'a path like "/userlog" (starts with "/", no trailing "/")', v)
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw r.error('redis', REDIS_EXPECTED, v)
+  const keyPrefix = keyPrefixOf(v)
+  if (keyPrefix !== undefined) {
+    throw r.error('redis', 'a client without keyPrefix (use the "prefix" option instead)', keyPrefix)
   }
   return v
 }
 
-function stringList (v: unknown, name: string, check: (s: string) => boolean, expected: string): string[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && check(s))) throw new OptionError(name, expected, v)
+function routePrefixOption (r: OptionReader): string {
+  const v = r.opts.routePrefix
+  if (v === undefined) return '/userlog'
+  if (typeof v !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(v) || v.endsWith('/') || v.includes('//')) {
+    throw r.error('routePrefix', 'a path like "/userlog" (starts with "/", no trailing "/")', v)
+  }
+  return v
+}
+
+function stringList (r: OptionReader, name: string, check: (s: string) => boolean, expected: string): string[] {
+  const v = r.opts[name]
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && check(s))) throw r.error(name, expected, v)
   return v as string[]
 }
 
-function originOption (s: string): boolean {
-  try {
-    const u = new URL(s)
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s
-  } catch { return false }
-}
-
-function timeZoneOption (v: unknown): string {
+function timeZoneOption (r: OptionReader): string {
+  const v = r.opts.timeZone
   if (v === undefined) return 'UTC'
-  if (typeof v !== 'string') throw new OptionError('timeZone', 'an IANA time zone name such as "Europe/Paris"', v)
+  const expected = 'an IANA time zone name such as "Europe/Paris"'
+  if (typeof v !== 'string') throw r.error('timeZone', expected, v)
   try {
     // The canonical name, so "utc" and "UTC" share report keys.
     return new Intl.DateTimeFormat('en-US', { timeZone: v }).resolvedOptions().timeZone
   } catch {
-    throw new OptionError('timeZone', 'an IANA time zone name such as "Europe/Paris"', v)
+    throw r.error('timeZone', expected, v)
   }
+}
+
+function ignoreOption (r: OptionReader, routePrefix: string): Array<string | RegExp> {
+  const v = r.opts.ignore
+  if (v === undefined) return [routePrefix, '/favicon.ico']
+  if (!Array.isArray(v) || !v.every((p) => (typeof p === 'string' && p.startsWith('/')) || p instanceof RegExp)) {
+    throw r.error('ignore', 'an array of paths starting with "/" and RegExps', v)
+  }
+  return v as Array<string | RegExp>
+}
+
+function realtimeUrlOption (r: OptionReader): string | null {
+  const v = r.opts.realtimeUrl
+  if (v === undefined) return null
+  if (typeof v !== 'string' || !URL.canParse(v) || !/^wss?:$/.test(new URL(v).protocol)) {
+    throw r.error('realtimeUrl', 'a ws:// or wss:// URL', v)
+  }
+  return v
+}
+
+function anonymizeSecretOption (r: OptionReader): string | null {
+  const v = r.opts.anonymizeSecret
+  if (v === undefined) return null
+  if (typeof v !== 'string' || v.length < 16) throw r.error('anonymizeSecret', 'a string of at least 16 characters', v)
+  return v
+}
+
+function booleanOption (r: OptionReader, name: string, def: boolean): boolean {
+  const v = r.opts[name] ?? def
+  if (typeof v !== 'boolean') throw r.error(name, 'a boolean', v)
+  return v
 }
 
 function defaultGetUser (req: FastifyRequest): string | undefined {
@@ -157,70 +120,31 @@ function defaultGetUser (req: FastifyRequest): string | undefined {
 }
 
 export function validateOptions (input: unknown): Settings {
-  if (input === undefined || input === null) input = {}
-  if (typeof input !== 'object' || Array.isArray(input)) throw new OptionError('options', 'an object', input)
-  const opts = input as Record<string, unknown>
-  for (const name of Object.keys(opts)) {
-    if (!KNOWN.has(name)) throw new Error(`fastify-userlog: unknown option "${name}" (known options: ${[...KNOWN].join(', ')})`)
-  }
-
-  const prefix = opts.prefix ?? 'userlog'
-  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) {
-    throw new OptionError('prefix', 'a string of 1 to 64 characters from [A-Za-z0-9_.:-]', prefix)
-  }
-  const routePrefix = routePrefixOption(opts.routePrefix)
-
-  let ignore: Array<string | RegExp> = [routePrefix, '/favicon.ico']
-  if (opts.ignore !== undefined) {
-    if (!Array.isArray(opts.ignore) || !opts.ignore.every((p) => (typeof p === 'string' && p.startsWith('/')) || p instanceof RegExp)) {
-      throw new OptionError('ignore', 'an array of paths starting with "/" and RegExps', opts.ignore)
-    }
-    ignore = opts.ignore as Array<string | RegExp>
-  }
-
-  let redactQuery: string[] = DEFAULT_REDACT_QUERY
-  if (opts.redactQuery !== undefined) {
-    redactQuery = stringList(opts.redactQuery, 'redactQuery', (s) => s.length > 0, 'an array of non-empty parameter names')
-  }
-
-  const trackAnonymous = opts.trackAnonymous ?? false
-  if (typeof trackAnonymous !== 'boolean') throw new OptionError('trackAnonymous', 'a boolean', trackAnonymous)
-
-  let realtimeUrl: string | null = null
-  if (opts.realtimeUrl !== undefined) {
-    const v = opts.realtimeUrl
-    if (typeof v !== 'string' || !URL.canParse(v) || !/^wss?:$/.test(new URL(v).protocol)) throw new OptionError('realtimeUrl', 'a ws:// or wss:// URL', v)
-    realtimeUrl = v as string
-  }
-
-  const allowedOrigins = opts.allowedOrigins === undefined
-    ? null
-    : stringList(opts.allowedOrigins, 'allowedOrigins', originOption, 'an array of origins such as "https://app.example.com" (scheme, host and optional port, no path)')
-
-  let anonymizeSecret: string | null = null
-  if (opts.anonymizeSecret !== undefined) {
-    if (typeof opts.anonymizeSecret !== 'string' || opts.anonymizeSecret.length < 16) {
-      throw new OptionError('anonymizeSecret', 'a string of at least 16 characters', opts.anonymizeSecret)
-    }
-    anonymizeSecret = opts.anonymizeSecret
-  }
-
+  const r = new OptionReader('fastify-userlog', input, KNOWN)
+  const routePrefix = routePrefixOption(r)
+  const redactQuery = r.opts.redactQuery === undefined
+    ? DEFAULT_REDACT_QUERY
+    : stringList(r, 'redactQuery', (s) => s.length > 0, 'an array of non-empty parameter names')
+  const allowedOrigins = r.opts.allowedOrigins === undefined
+    ? []
+    : stringList(r, 'allowedOrigins', (s) => normalizeOrigin(s) !== null,
+      'an array of origins such as "https://app.example.com" (scheme, host and optional port, no path)')
   return {
-    redis: redisOption(opts.redis),
-    prefix,
+    redis: redisOption(r),
+    prefix: r.prefix(),
     routePrefix,
-    getUser: fn<Settings['getUser']>(opts, 'getUser') ?? defaultGetUser,
-    isAdmin: fn<NonNullable<Settings['isAdmin']>>(opts, 'isAdmin'),
-    maxEntries: integer(opts, 'maxEntries', 100, 1, 100_000),
-    ttl: integer(opts, 'ttl', 86_400, 1, 366 * 86_400),
-    ignore,
+    getUser: r.fn<Settings['getUser']>('getUser') ?? defaultGetUser,
+    isAdmin: r.fn<NonNullable<Settings['isAdmin']>>('isAdmin'),
+    maxEntries: r.integer('maxEntries', 100, 1, 100_000),
+    ttl: r.integer('ttl', 86_400, 1, 366 * 86_400),
+    ignore: ignoreOption(r, routePrefix),
     redactQuery: new Set(redactQuery.map((s) => s.toLowerCase())),
-    transform: fn<NonNullable<Settings['transform']>>(opts, 'transform'),
-    trackAnonymous,
-    realtimeUrl,
-    allowedOrigins,
-    timeZone: timeZoneOption(opts.timeZone),
-    maxBuffer: integer(opts, 'maxBuffer', 10_000, 1, 10_000_000),
-    anonymizeSecret
+    transform: r.fn<NonNullable<Settings['transform']>>('transform'),
+    trackAnonymous: booleanOption(r, 'trackAnonymous', false),
+    realtimeUrl: realtimeUrlOption(r),
+    allowedOrigins: new Set(allowedOrigins.map((o) => normalizeOrigin(o) as string)),
+    timeZone: timeZoneOption(r),
+    maxBuffer: r.integer('maxBuffer', 10_000, 1, 10_000_000),
+    anonymizeSecret: anonymizeSecretOption(r)
   }
 }

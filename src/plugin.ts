@@ -4,42 +4,28 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { Ajv } from 'ajv'
-import { validateOptions, type UserlogOptions } from './options.js'
-import { Keys } from './keys.js'
-import { createClient, whenReady } from './redis.js'
-import { BatchWriter, type WriterStats } from './writer.js'
-import { makeOnResponse, userName } from './hook.js'
-import { Store } from './store.js'
-import { nextId, type Entry } from './entry.js'
-import { installErrorHandling } from './routes/errors.js'
-import { makeAdminGuard } from './routes/admin-guard.js'
-import { adminApi } from './routes/admin-api.js'
-import { adminPage } from './routes/admin-page.js'
-import { AuditLog } from './audit.js'
+import type { Entry, UserlogDecorator, UserlogOptions } from './types.js'
+import { validateOptions } from './options.js'
 import type { PluginContext } from './context.js'
-import type { Contributor } from './batch.js'
+import { Keys } from './shared/keys.js'
+import { createClient, whenReady } from './shared/redis.js'
+import { installErrorHandling } from './shared/http.js'
+import { AlreadyRegisteredError, NoUserError } from './shared/errors.js'
+import { userName } from './shared/users.js'
+import { makeOnResponse } from './write/hook.js'
+import { nextId } from './write/entry.js'
+import { BatchWriter } from './write/writer.js'
+import type { Contributor } from './write/batch.js'
+import { makeAdminGuard } from './admin/guard.js'
+import { adminApi } from './admin/api.js'
+import { adminPage } from './admin/page.js'
+import { Store } from './admin/store.js'
+import { AuditLog } from './admin/audit.js'
+import { sessionsApi } from './admin/sessions-api.js'
 import { collectorRoutes } from './collector/routes.js'
 import { sessionContributor } from './collector/sessions.js'
-import { sessionsApi } from './collector/sessions-api.js'
 import { reportContributor } from './report/counters.js'
 import { reportApi } from './report/routes.js'
-
-export interface UserlogDecorator {
-  /** Adds a custom server-side entry to a user's log (kind defaults to 'custom'). */
-  record: (user: string, fields?: Record<string, unknown>) => boolean
-  /** Buffer and write counters, and whether Redis is reachable. */
-  stats: () => WriterStats
-  /** Writes what is buffered now. */
-  flush: () => Promise<void>
-}
-
-declare module 'fastify' {
-  interface FastifyInstance { userlog: UserlogDecorator }
-  interface FastifyContextConfig {
-    /** `false`: requests to this route are not logged. */
-    userlog?: false
-  }
-}
 
 /** Users kept in the "users" index at most (the oldest are forgotten first). */
 const INDEX_CAP = 100_000
@@ -79,9 +65,11 @@ async function routes (app: FastifyInstance, options: PluginContext & { prefix?:
 
 const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, options) => {
   const settings = validateOptions(options)
-  if (fastify.hasDecorator('userlog')) throw new Error('fastify-userlog has already been registered')
+  if (fastify.hasDecorator('userlog')) throw new AlreadyRegisteredError('fastify-userlog')
   const keys = new Keys(settings.prefix)
-  const { client, owned } = createClient(settings.redis)
+  // Admin reads give up on a frozen Redis (SIGSTOP keeps the socket open, so only a timeout
+  // notices); writes have their own, shorter timeout in the writer.
+  const { client, owned } = createClient(settings.redis, { connectionName: 'fastify-userlog', commandTimeout: 2000 })
   if (owned) {
     // ioredis reports every failed reconnect; the writer already logs one warning per outage.
     client.on('error', (err: Error) => fastify.log.debug({ err }, 'fastify-userlog: Redis connection error'))
@@ -102,7 +90,7 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
   fastify.decorate('userlog', {
     record (user: string, fields: Record<string, unknown> = {}): boolean {
       const name = userName(user)
-      if (name === undefined) throw new TypeError('fastify-userlog: record(user) needs a non-empty user name')
+      if (name === undefined) throw new NoUserError()
       const entry: Entry = { kind: 'custom', ...fields, id: nextId(), t: Date.now(), user: name }
       return writer.push(entry)
     },

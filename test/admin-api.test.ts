@@ -2,7 +2,7 @@
 import t from 'tap'
 import { RedisServer } from './helpers/redis.js'
 import { buildApp, asUser, asAdmin } from './helpers/app.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 
 const redis = await RedisServer.start()
 const db = redis.client()

@@ -11,7 +11,7 @@ import { launch, watch, ARTIFACTS } from './helpers/browser.js'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { userlogRealtime } from '../src/index.js'
+import { userlogRealtime } from '../src/realtime/index.js'
 import { spawnSource } from './helpers/spawn-source.js'
 
 const redis = await RedisServer.start()

@@ -10,7 +10,7 @@ import { RedisServer } from './helpers/redis.js'
 import { userFromHeader } from './helpers/app.js'
 import { launch, watch, ARTIFACTS } from './helpers/browser.js'
 import { userlog, type UserlogOptions } from '../src/index.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 
 type Json = Record<string, unknown>
 interface Post { mode: string | undefined, type: string | undefined, status: number, body: unknown }

@@ -14,7 +14,7 @@ import { RedisServer, freePort } from './helpers/redis.js'
 import { buildApp, asUser, asAdmin } from './helpers/app.js'
 import { launch, watch } from './helpers/browser.js'
 import { XSS_PAYLOADS, FOREIGN_HOST, rawPath, rawHeader } from './fixtures/xss.js'
-import { userlogRealtime } from '../src/index.js'
+import { userlogRealtime } from '../src/realtime/index.js'
 
 const redis = await RedisServer.start()
 const rtPort = await freePort()

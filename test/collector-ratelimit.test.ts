@@ -4,7 +4,7 @@ import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { RedisServer } from './helpers/redis.js'
 import { buildApp, asUser } from './helpers/app.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 import { EVENTS_PER_WINDOW } from '../src/collector/routes.js'
 
 const redis = await RedisServer.start()

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { RedisServer } from './helpers/redis.js'
 import { buildApp, asUser, asAdmin, userFromHeader } from './helpers/app.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 import { userlog } from '../src/index.js'
 import { summarize } from '../src/collector/sessions.js'
 import { INACTIVITY_MS, ownerTag } from '../src/collector/sid.js'
@@ -169,7 +169,7 @@ const BAD: Array<[string, unknown, number, PostOptions, string | RegExp]> = [
   ['deep nesting in metadata', JSON.stringify({ type: 'interaction', path: '/', event: 'click', metadata: { a: 0 } }).replace('0', '['.repeat(3000) + ']'.repeat(3000)), 400, {}, 'body/metadata/a must be a string'],
   ['prototype poisoning', '{"type":"pageview","path":"/","__proto__":{"admin":true}}', 400, {}, 'body is not valid JSON'],
   ['an unknown field', { type: 'pageview', path: '/', title: 'Home' }, 400, {}, 'body/title is not a known field'],
-  ['a foreign Origin', pageview(), 403, { headers: { origin: 'https://evil.example' } }, 'events from origin https://evil.example are not allowed'],
+  ['a foreign Origin', pageview(), 403, { headers: { origin: 'https://evil.example' } }, 'origin https://evil.example is not allowed'],
   ['Origin null', pageview(), 403, { headers: { origin: 'null' } }, /not a valid origin|not allowed/],
   ['same host, other port', pageview(), 403, { headers: { origin: 'http://app.test:8080' } }, 'not allowed'],
   ['cross-site without Origin', pageview(), 403, { headers: { origin: undefined, 'sec-fetch-site': 'cross-site' } }, 'without an Origin header'],

@@ -172,6 +172,7 @@ function fakeTree (t: Test): string {
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
   cpSync(join(ROOT, 'dist'), join(root, 'dist'), { recursive: true })
   cpSync(join(ROOT, 'demo'), join(root, 'demo'), { recursive: true })
+  cpSync(join(ROOT, 'scripts'), join(root, 'scripts'), { recursive: true })
   cpSync(join(ROOT, 'package.json'), join(root, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'))
   symlinkSync(join(ROOT, 'public'), join(root, 'public'))

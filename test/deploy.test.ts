@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { ROOT } from './demo-build.js'
 import { parseCli } from '../src/cli/args.js'
-import { parseSeeds } from '../src/realtime/redis-url.js'
+import { parseSeeds } from '../src/shared/redis.js'
 
 interface Service {
   image?: string

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { encodeUser, decodeUser, Keys } from '../src/keys.js'
+import { encodeUser, decodeUser, Keys } from '../src/shared/keys.js'
 
 t.test('encodeUser leaves safe names alone and percent-encodes every other byte', async (t) => {
   t.equal(encodeUser('alice_01.x-y'), 'alice_01.x-y')

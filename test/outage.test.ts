@@ -4,7 +4,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { RedisServer } from './helpers/redis.js'
 import { buildApp, asUser } from './helpers/app.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 
 const keys = new Keys('userlog')
 

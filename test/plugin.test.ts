@@ -3,7 +3,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { RedisServer } from './helpers/redis.js'
 import { buildApp, asUser, asAdmin, userFromHeader } from './helpers/app.js'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 import { userlog } from '../src/index.js'
 
 const redis = await RedisServer.start()

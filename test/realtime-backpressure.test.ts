@@ -48,7 +48,9 @@ t.test('a viewer that stops reading is skipped, told the count, and nothing else
   await write(db, [last], 1000)
   await c.until(() => c.entries().at(-1)?.id === last.id, 20_000, 'the entry after the drain')
   const told = c.ofType('dropped').reduce((n, m) => n + (m.count as number), 0)
-  t.equal(told, skipped, 'told exactly how many were skipped')
+  // Compared with the final count: messages still on their way when the flood stopped may have
+  // been skipped after `skipped` was read.
+  t.equal(told, srv.app.userlogRealtime.stats().dropped, 'told exactly how many were skipped')
   const got = c.entries().map((e) => e.n as number)
   t.equal(got.length + told, published.length, 'every entry either delivered or counted')
   t.same(got, [...got].sort((a, b) => a - b), 'in order')

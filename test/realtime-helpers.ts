@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { WebSocket } from 'ws'
 import type { Redis } from 'ioredis'
-import { Keys } from '../src/keys.js'
+import { Keys } from '../src/shared/keys.js'
 import { userlogRealtime, type RealtimeOptions } from '../src/realtime/index.js'
 
 export const keys = new Keys('userlog')

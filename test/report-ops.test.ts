@@ -2,10 +2,10 @@
 // "other" bucket), HMIN/HMAX merged per batch, and their order before the EXPIREs.
 import t from 'tap'
 import { RedisServer } from './helpers/redis.js'
-import { Keys } from '../src/keys.js'
-import { buildScriptCall, type BatchOps, type Contributor } from '../src/batch.js'
-import { WRITE_SCRIPT } from '../src/write-script.js'
-import type { Entry } from '../src/entry.js'
+import { Keys } from '../src/shared/keys.js'
+import { buildScriptCall, type BatchOps, type Contributor } from '../src/write/batch.js'
+import { WRITE_SCRIPT } from '../src/write/script.js'
+import type { Entry } from '../src/types.js'
 
 const redis = await RedisServer.start()
 const db = redis.client()

@@ -1,23 +1,13 @@
 // A private redis-server for one benchmark run: a free port, no persistence, removed on stop.
 import { spawn, execFileSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
+import { freePort } from '../../scripts/free-port.js'
 
-export async function freePort () {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 /** `redis-server --version`, e.g. "7.0.15", or null when it is not installed. */
 export function redisServerVersion () {

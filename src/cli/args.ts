@@ -2,8 +2,9 @@
 // (or a UsageError) out. Nothing here reads process state or exits, so it can be tested and fuzzed
 // in-process.
 import { parseArgs } from 'node:util'
-import { normalizeOrigin } from '../realtime/options.js'
-import { redisUrlProblem } from '../realtime/redis-url.js'
+import { PREFIX, PREFIX_EXPECTED, ROUTE_PATH } from '../shared/checks.js'
+import { normalizeOrigin } from '../shared/origin.js'
+import { redisUrlProblem } from '../shared/redis.js'
 
 export type Command =
   | { command: 'help', topic: 'main' | 'realtime' | 'tail' }
@@ -109,8 +110,6 @@ const SPECS = {
 } satisfies Record<string, Spec>
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/
-const PATH = /^(\/[A-Za-z0-9._~-]+)+$/
 
 interface Parsed { values: Map<string, string[] | true>, positionals: string[] }
 
@@ -171,7 +170,7 @@ function redisUrl (p: Parsed, env: Record<string, string | undefined>, topic: 'r
 
 function prefixOf (p: Parsed, topic: 'realtime' | 'tail'): string {
   const v = one(p, 'prefix') ?? 'userlog'
-  if (!PREFIX.test(v)) throw new UsageError(`userlog ${topic}: --prefix must be 1 to 64 characters from [A-Za-z0-9_.:-] (got ${printable(v)})`, topic)
+  if (!PREFIX.test(v)) throw new UsageError(`userlog ${topic}: --prefix must be ${PREFIX_EXPECTED} (got ${printable(v)})`, topic)
   return v
 }
 
@@ -187,7 +186,7 @@ function realtime (args: string[], env: Record<string, string | undefined>): Com
   const host = one(p, 'host') ?? '127.0.0.1'
   if (!/^[A-Za-z0-9.:[\]%_-]{1,255}$/.test(host)) throw new UsageError(`userlog realtime: --host must be a host name or address (got ${printable(host)})`, 'realtime')
   const path = one(p, 'path') ?? '/live'
-  if (!PATH.test(path) || path === '/healthz' || path === '/metrics') {
+  if (!ROUTE_PATH.test(path) || path === '/healthz' || path === '/metrics') {
     throw new UsageError(`userlog realtime: --path must look like /live (got ${printable(path)})`, 'realtime')
   }
 

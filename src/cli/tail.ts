@@ -4,7 +4,7 @@
 import { Hub, type HubLogger } from '../realtime/hub.js'
 import type { LiveEntry } from '../realtime/entries.js'
 import type { TailCommand } from './args.js'
-import { redactRedis } from '../realtime/redis-url.js'
+import { redactRedis } from '../shared/redis.js'
 
 export interface Output {
   out: (line: string) => void

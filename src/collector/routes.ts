@@ -17,12 +17,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { PluginContext } from '../context.js'
-import { MAX_UA, nextId, redactUrl, truncate, type Entry } from '../entry.js'
-import { userName } from '../hook.js'
-import { encodeUser } from '../keys.js'
-import { PUBLIC_DIR } from '../routes/admin-page.js'
+import type { Entry } from '../types.js'
+import { MAX_UA, nextId, redactUrl, truncate } from '../write/entry.js'
+import { hostCallbacks } from '../write/host-callbacks.js'
+import { encodeUser } from '../shared/keys.js'
+import { PUBLIC_DIR } from '../shared/public-dir.js'
+import { badRequest } from '../shared/http.js'
+import { makeOriginCheck } from '../shared/origin.js'
 import { bodySchema, formatErrors, MAX_BODY, type ClientEvent } from './schema.js'
-import { makeOriginCheck } from './origin.js'
 import { COOKIE_NAME, INACTIVITY_MS, cookieValue, readCookie, resolveSession } from './sid.js'
 
 /** Posts to /events allowed per user (or per IP for visitors without a user) and window. */
@@ -31,31 +33,12 @@ export const RATE_WINDOW_MS = 60_000
 
 export const TRACKER_FILE = PUBLIC_DIR + 'tracker.js'
 
-function badRequest (message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 400 })
-}
-
 export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext): Promise<void> {
   const { settings, writer, client, keys } = ctx
-  const { redactQuery, transform, trackAnonymous, routePrefix } = settings
-  const checkOrigin = makeOriginCheck(settings.allowedOrigins)
-  const foreignAllowed = new Set(settings.allowedOrigins ?? [])
-
-  // A throwing getUser or transform is the host's bug: say so once.
-  const warned = new Set<string>()
-  const warnOnce = (req: FastifyRequest, what: string, err: unknown): void => {
-    if (warned.has(what)) return
-    warned.add(what)
-    req.log.warn({ err }, `fastify-userlog: ${what} threw on /events; treating the post as ${what === 'getUser' ? 'anonymous' : 'not to be logged'}`)
-  }
-  const userOf = (req: FastifyRequest): string | undefined => {
-    try {
-      return userName(settings.getUser(req))
-    } catch (err) {
-      warnOnce(req, 'getUser', err)
-      return undefined
-    }
-  }
+  const { redactQuery, trackAnonymous, routePrefix, allowedOrigins } = settings
+  const checkOrigin = makeOriginCheck(allowedOrigins)
+  const host = hostCallbacks(settings, ' on /events', 'treating the post as anonymous')
+  const userOf = (req: FastifyRequest): string | undefined => host.user(req, req.log)
 
   // --- tracker.js: public, cacheable, revalidated by ETag --------------------------------------
   const tracker = readFileSync(TRACKER_FILE)
@@ -76,10 +59,12 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
   // Fastify's JSON parser (which refuses __proto__ and constructor.prototype), with messages
   // that do not assume application/json.
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_BODY }, (req, body: string, done) => {
-    parseJson(req, body, (err, value) => {
+  const parserOptions = { parseAs: 'string', bodyLimit: MAX_BODY } as const
+  app.addContentTypeParser(['application/json', 'text/plain'], parserOptions, (req, body: string, done) => {
+    void parseJson(req, body, (err, value) => {
       if (err === null) return done(null, value)
-      done(badRequest(body.length === 0 ? 'body is empty: send an event or an array of events as JSON' : 'body is not valid JSON'), undefined)
+      const message = body.length === 0 ? 'body is empty: send an event or an array of events as JSON' : 'body is not valid JSON'
+      done(badRequest(message), undefined)
     })
   })
 
@@ -113,7 +98,7 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
         return await reply.code(403).send({ error: 'Forbidden', message: refused })
       }
       const origin = req.headers.origin
-      if (origin !== undefined && foreignAllowed.has(origin)) {
+      if (origin !== undefined && allowedOrigins.has(origin)) {
         reply.header('Access-Control-Allow-Origin', origin)
         reply.header('Vary', 'Origin')
       }
@@ -137,7 +122,7 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
     const user = known ?? 'anon:' + session.sid
     const ua = req.headers['user-agent']
     events.forEach((e, i) => {
-      let entry: Entry = {
+      const entry: Entry = {
         id: nextId(),
         t: now,
         user,
@@ -154,17 +139,8 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
       if (e.element !== undefined) entry.element = e.element
       if (e.metadata !== undefined) entry.metadata = e.metadata
       if (e.type === 'session_end') entry.duration = Math.max(0, Math.round((now - session.start) / 1000))
-      if (transform !== null && transform !== undefined) {
-        try {
-          const out = transform(entry, req)
-          if (out === null || out === undefined) return
-          entry = out
-        } catch (err) {
-          warnOnce(req, 'transform', err)
-          return
-        }
-      }
-      writer.push(entry)
+      const out = host.transform(entry, req, req.log)
+      if (out !== null) writer.push(out)
     })
     setSessionCookie(req, reply, cookieValue(session, known, now), routePrefix)
     return await reply.code(204).send()

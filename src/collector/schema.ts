@@ -2,7 +2,7 @@
 // schema for its type, and a formatter that turns Ajv's errors into one message naming every
 // bad field (`body/path is required; body/metadata/x must be …`).
 import type { FastifySchemaValidationError } from 'fastify'
-import { MAX_PATH } from '../entry.js'
+import { MAX_PATH } from '../write/entry.js'
 
 export const EVENT_TYPES = ['pageview', 'heartbeat', 'interaction', 'session_end'] as const
 export type EventType = typeof EVENT_TYPES[number]
@@ -83,7 +83,7 @@ const FIELD_RULES: Record<string, string> = {
 /** The message for one Ajv error, or null for errors that only repeat another one. */
 function describe (e: FastifySchemaValidationError, dataVar: string): string | null {
   const where = dataVar + e.instancePath
-  const params = e.params as Record<string, unknown>
+  const params = e.params
   switch (e.keyword) {
     case 'if':
       return null

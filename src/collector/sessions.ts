@@ -15,11 +15,11 @@
 // sends one on every page it leaves, and the next page view reopens it), or after INACTIVITY_MS
 // without events (it then ended at `last`). Its duration is (end or last) - start, so it is
 // defined for open sessions too and never negative.
-import type { BatchOps, Contributor } from '../batch.js'
+import type { BatchOps, Contributor } from '../write/batch.js'
 import type { PluginContext } from '../context.js'
-import type { Entry } from '../entry.js'
-import type { RedisLike } from '../options.js'
-import type { Keys } from '../keys.js'
+import type { Entry } from '../types.js'
+import type { RedisLike } from '../types.js'
+import type { Keys } from '../shared/keys.js'
 import { INACTIVITY_MS } from './sid.js'
 
 export interface SessionSummary {

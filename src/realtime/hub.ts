@@ -18,10 +18,11 @@
 // `P:live:{u}`; the all-users stream is ALL_SHARDS sharded channels, every one of them joined by
 // the all-users viewers. Losing any master's connection is an outage as above: every channel is
 // resubscribed and every backlog re-read once all connections are back.
-import { Redis, type Cluster, type RedisOptions } from 'ioredis'
-import { ALL_SHARDS, Keys } from '../keys.js'
-import { createCluster, parseSeeds } from './redis-url.js'
-import { ClusterSubscriber, NodeSubscriber, quit, subscriberOptions, whenReady, type Subscriber } from './subscriber.js'
+import { Redis, type Cluster } from 'ioredis'
+import { ALL_SHARDS, Keys } from '../shared/keys.js'
+import { parseGrant, type Grant } from '../shared/grants.js'
+import { connectionOptions, createCluster, parseSeeds, whenReady } from '../shared/redis.js'
+import { ClusterSubscriber, NodeSubscriber, quit, subscriberOptions, type Subscriber } from './subscriber.js'
 import { mergeSnapshot, parseList, parseMessage, unseen, type LiveEntry } from './entries.js'
 import { CallbackViewer, MAX_PENDING, type LiveFrame, type Viewer, type ViewerCallbacks } from './viewer.js'
 
@@ -47,13 +48,6 @@ export interface HubOptions {
   redisPingMs?: number
   /** Timeout of GETDEL and LRANGE. @default 2000 */
   commandTimeoutMs?: number
-}
-
-/** A live-view grant as the admin API stores it. */
-export interface Grant {
-  /** The user to stream, or '*' for all users. */
-  user: string
-  admin: string | null
 }
 
 export interface HubCounters {
@@ -82,15 +76,8 @@ class Channel {
 }
 
 /** Options of the command connection (GETDEL, LRANGE): fail fast, never queue. */
-function commandOptions (): RedisOptions {
-  return {
-    connectionName: 'userlog-realtime',
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 5000,
-    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000)
-  }
-}
+/** The command connection: the hub times its own commands (commandTimeoutMs). */
+const COMMAND_CONNECTION = { connectionName: 'userlog-realtime', connectTimeout: 5000 }
 
 class CommandTimeout extends Error {
   constructor (ms: number) {
@@ -137,10 +124,10 @@ export class Hub {
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000
     const seeds = typeof opts.redis === 'string' ? parseSeeds(opts.redis) : null
     if (seeds !== null) {
-      this.cmd = createCluster(seeds)
+      this.cmd = createCluster(seeds, COMMAND_CONNECTION)
       this.ownsCmd = true
     } else if (typeof opts.redis === 'string') {
-      this.cmd = new Redis(opts.redis, commandOptions())
+      this.cmd = new Redis(opts.redis, connectionOptions(COMMAND_CONNECTION))
       this.ownsCmd = true
     } else {
       this.cmd = opts.redis
@@ -180,13 +167,7 @@ export class Hub {
    */
   async takeGrant (token: string): Promise<Grant | null> {
     const raw = await this.command(() => this.cmd.getdel(this.keys.token(token)))
-    if (raw === null) return null
-    let v: unknown
-    try { v = JSON.parse(raw) } catch { return null }
-    if (typeof v !== 'object' || v === null) return null
-    const { user, admin } = v as { user?: unknown, admin?: unknown }
-    if (typeof user !== 'string' || user.length === 0) return null
-    return { user, admin: typeof admin === 'string' ? admin : null }
+    return raw === null ? null : parseGrant(raw)
   }
 
   /** Adds a viewer: it gets its backlog, then live entries, until {@link leave}. */

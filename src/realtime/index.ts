@@ -1,13 +1,17 @@
-// The realtime server: the Fastify plugin, the hub behind it, and their types.
+// `fastify-userlog/realtime`: the realtime server as a Fastify plugin, its public types, and the
+// hub behind it (for an app that watches logs in process). A host that only logs requests imports
+// `fastify-userlog` and never loads this, nor `ws` or `@fastify/websocket`.
 export { userlogRealtime, readToken, checkOrigin } from './plugin.js'
-export type { RealtimeDecorator, RealtimeStats, ViewerInfo } from './plugin.js'
-export { validateRealtimeOptions, RealtimeOptionError } from './options.js'
-export type { RealtimeOptions, RealtimeSettings } from './options.js'
+export type { RealtimeOptions, RealtimeDecorator, RealtimeStats, ViewerInfo } from './types.js'
+export { validateRealtimeOptions } from './options.js'
+export type { RealtimeSettings } from './options.js'
 export { Hub } from './hub.js'
-export type { HubOptions, HubLogger, HubStats, HubCounters, Grant } from './hub.js'
+export type { HubOptions, HubLogger, HubStats, HubCounters } from './hub.js'
+export type { Grant } from '../shared/grants.js'
 export { Viewer, CallbackViewer } from './viewer.js'
 export type { ViewerCallbacks, LiveFrame } from './viewer.js'
 export { mergeSnapshot, parseList, parseMessage, RecentIds } from './entries.js'
 export type { LiveEntry } from './entries.js'
 export { CLOSE } from './ws-viewer.js'
+export { OptionError, UnknownOptionError, AlreadyRegisteredError } from '../shared/errors.js'
 export { userlogRealtime as default } from './plugin.js'

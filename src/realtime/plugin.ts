@@ -10,41 +10,13 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { WebSocket, type RawData } from 'ws'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { validateRealtimeOptions, type RealtimeOptions, type RealtimeSettings } from './options.js'
-import { Hub, type HubStats } from './hub.js'
+import { validateRealtimeOptions } from './options.js'
+import type { RealtimeOptions, RealtimeStats, ViewerInfo } from './types.js'
+import { Hub } from './hub.js'
 import { CLOSE, WsViewer, closeSocket } from './ws-viewer.js'
 import { RealtimeMetrics, type RefusedReason } from './metrics.js'
-
-export interface RealtimeStats extends HubStats {
-  connections: number
-  refused: Record<RefusedReason, number>
-}
-
-/** One streaming WebSocket viewer, as `fastify.userlogRealtime.viewers()` describes it. */
-export interface ViewerInfo {
-  /** The user watched, '*' for all users. */
-  user: string
-  /** Bytes queued on its socket now. */
-  queuedBytes: number
-  /** The most bytes ever queued on its socket right after a send. */
-  peakQueuedBytes: number
-  /** Entries skipped and not yet told to it. */
-  skipped: number
-  /** Its queue is full and it has not drained since. */
-  stuck: boolean
-}
-
-/** `fastify.userlogRealtime`: the hub (for in-process watchers) and the numbers behind /metrics. */
-export interface RealtimeDecorator {
-  readonly hub: Hub
-  readonly settings: Readonly<RealtimeSettings>
-  stats: () => RealtimeStats
-  viewers: () => ViewerInfo[]
-}
-
-declare module 'fastify' {
-  interface FastifyInstance { userlogRealtime: RealtimeDecorator }
-}
+import { originRefusal } from '../shared/origin.js'
+import { AlreadyRegisteredError } from '../shared/errors.js'
 
 /** The first message may not be larger than this (it only carries a token). */
 const MAX_FIRST_MESSAGE = 4096
@@ -68,23 +40,17 @@ export function readToken (data: RawData, isBinary: boolean): string | null {
 }
 
 /**
- * Decides whether a browser page at `origin` may connect: null if it may, else the reason.
- * With an allow-list only the listed origins may; without one only same-host pages (the
- * Origin's host:port equals the Host header). Requests without an Origin are not checked here.
+ * Decides whether a browser page at `origin` may connect: null if it may, else the reason. A listed
+ * origin may, and so may a page of the request's own host:port (the one origin rule, shared/origin.ts).
+ * Requests without an Origin are not checked here.
  */
 export function checkOrigin (origin: string, host: string | undefined, allowed: ReadonlySet<string>): string | null {
-  let u: URL
-  try { u = new URL(origin) } catch { return 'malformed Origin header' }
-  if (origin === 'null' || (u.protocol !== 'http:' && u.protocol !== 'https:')) return 'opaque or non-http Origin'
-  if (allowed.size > 0) return allowed.has(u.origin) ? null : 'Origin not in the allow-list'
-  if (host === undefined || host === '') return 'cross-origin request without a Host header'
-  let hostOfRequest: string
-  try { hostOfRequest = new URL(`${u.protocol}//${host}`).host } catch { return 'malformed Host header' }
-  return hostOfRequest === u.host ? null : 'cross-origin page and no allow-list configured (only same-host pages may connect)'
+  return originRefusal(origin, host, allowed)
 }
 
 const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts) => {
   const settings = validateRealtimeOptions(opts)
+  if (fastify.hasDecorator('userlogRealtime')) throw new AlreadyRegisteredError('userlog realtime')
   const log = fastify.log
   const hub = new Hub({
     redis: settings.redis,

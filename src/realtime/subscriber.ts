@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import calculateSlot from 'cluster-key-slot'
 import { Redis, type Cluster, type RedisOptions } from 'ioredis'
+import { connectionOptions, whenReady } from '../shared/redis.js'
 
 export interface Subscriber extends EventEmitter {
   /** Every connection is connected (and may be asked to subscribe). */
@@ -27,35 +28,14 @@ export interface Subscriber extends EventEmitter {
 /** Options of a subscriber connection. */
 export function subscriberOptions (): RedisOptions {
   return {
-    connectionName: 'userlog-realtime-sub',
+    // Nothing is queued while disconnected (the hub subscribes on 'ready'); quick reconnects.
+    ...connectionOptions({ connectionName: 'userlog-realtime-sub', connectTimeout: 5000 }),
     // A duplicate of a caller's lazyConnect client must still connect by itself.
     lazyConnect: false,
     // The hub resubscribes itself after a reconnect, so it knows when the subscriptions are back.
     autoResubscribe: false,
-    // Nothing is queued while disconnected: the hub subscribes on 'ready'.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: null,
-    connectTimeout: 5000,
-    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000)
+    maxRetriesPerRequest: null
   }
-}
-
-export async function whenReady (client: { status: string } & EventEmitter, ms: number): Promise<boolean> {
-  if (client.status === 'ready') return true
-  if (client.status === 'end') return false
-  return await new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer)
-      client.removeListener('ready', onReady)
-      client.removeListener('end', onEnd)
-      resolve(ok)
-    }
-    const onReady = (): void => done(true)
-    const onEnd = (): void => done(false)
-    const timer = setTimeout(() => done(false), ms)
-    client.once('ready', onReady)
-    client.once('end', onEnd)
-  })
 }
 
 export async function quit (client: Redis | Cluster): Promise<void> {

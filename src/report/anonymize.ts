@@ -14,7 +14,7 @@
 // - fields outside the documented entry fields (added by `transform` or `record`) are dropped.
 import { createHmac } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
-import type { Entry } from '../entry.js'
+import type { Entry } from '../types.js'
 import { browserFamily } from './browsers.js'
 
 /** Fields an anonymized entry may keep (after the changes above). */

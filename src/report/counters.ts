@@ -32,10 +32,10 @@
 //   session id), path (pageview), event (interaction type), duration (session_end: seconds
 //   since the session started)
 import { createHash } from 'node:crypto'
-import type { BatchOps, Contributor } from '../batch.js'
+import type { BatchOps, Contributor } from '../write/batch.js'
 import type { PluginContext } from '../context.js'
-import type { Entry } from '../entry.js'
-import type { Keys } from '../keys.js'
+import type { Entry } from '../types.js'
+import type { Keys } from '../shared/keys.js'
 import { DayClock } from './days.js'
 import { BROWSER_FAMILIES, BrowserCache } from './browsers.js'
 

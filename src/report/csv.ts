@@ -2,7 +2,7 @@
 // doubled) with spreadsheet formula injection neutralised: a cell that starts with = + - @, a
 // tab or a CR is prefixed with a single quote, so Excel, LibreOffice and Google Sheets show it
 // as text instead of evaluating it (OWASP "CSV Injection").
-import type { Entry } from '../entry.js'
+import type { Entry } from '../types.js'
 
 /** The columns of an export, in order. `t` is ISO 8601 (UTC); `extra` holds any other fields as JSON. */
 export const CSV_COLUMNS = ['t', 'user', 'kind', 'src', 'method', 'path', 'route', 'status', 'ms', 'ip', 'ua',
@@ -15,7 +15,8 @@ const NEEDS_QUOTES = /[",\r\n]/
 /** One cell: text as is (neutralised, quoted if needed), numbers and booleans printed, objects as JSON. */
 export function csvCell (value: unknown): string {
   if (value === undefined || value === null) return ''
-  let s = typeof value === 'object' ? JSON.stringify(value) : String(value)
+  const scalar = typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
+  let s = typeof value === 'string' ? value : scalar ? String(value) : JSON.stringify(value) ?? ''
   if (FORMULA_START.test(s)) s = "'" + s
   return NEEDS_QUOTES.test(s) ? '"' + s.replaceAll('"', '""') + '"' : s
 }

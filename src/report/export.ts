@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { PluginContext } from '../context.js'
-import type { Entry } from '../entry.js'
+import type { Entry } from '../types.js'
 import { Anonymizer } from './anonymize.js'
 import { CSV_HEADER, entryLine } from './csv.js'
 import { DayClock } from './days.js'

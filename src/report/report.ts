@@ -1,7 +1,7 @@
 // The activity report: N calendar days ending today in the configured time zone, read from the
 // counters the write batches keep (counters.ts) with one pipelined round trip — never from logs.
-import type { Keys } from '../keys.js'
-import type { RedisLike } from '../options.js'
+import type { Keys } from '../shared/keys.js'
+import type { RedisLike } from '../types.js'
 import { BROWSER_FAMILIES } from './browsers.js'
 import { dayKeys, type DayKeys } from './counters.js'
 import { daysEndingWith, type DayClock } from './days.js'

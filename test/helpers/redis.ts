@@ -1,25 +1,14 @@
 // Starts a private redis-server on a free port for one test file: real Lua, real pub/sub,
 // real TTLs. Nothing is shared between files, so they can run in parallel.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { freePort } from '../../scripts/free-port.js'
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 /** Waits (up to 5 s) until a redis-server just spawned on `port` answers PING. */
 export async function waitForRedis (port: number, what: string): Promise<void> {

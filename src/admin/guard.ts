@@ -5,14 +5,14 @@
 // or mint a live-view grant. The page itself may be opened from a link on any site.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Settings } from '../options.js'
-import { makeOriginCheck } from '../collector/origin.js'
+import { makeOriginCheck } from '../shared/origin.js'
 
 const FORBIDDEN_HTML = '<!doctype html><meta charset="utf-8"><title>403 Forbidden</title>' +
   '<p>403 Forbidden: only administrators can open the user log.</p>'
 
 export function makeAdminGuard (settings: Settings) {
   const apiPrefix = settings.routePrefix + '/api/'
-  const crossOrigin = makeOriginCheck(null)
+  const crossOrigin = makeOriginCheck(new Set())
   return async function adminGuard (req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const api = req.url.startsWith(apiPrefix)
     if (api && crossOrigin(req) !== null) {

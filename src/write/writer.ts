@@ -6,11 +6,10 @@
 // counted), one warning is logged per outage, and a probe brings writing back by itself.
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Entry } from './entry.js'
-import type { RedisLike } from './options.js'
+import type { Entry, RedisLike, WriterStats } from '../types.js'
 import { buildScriptCall, buildSlotCalls, type BatchSettings, type Contributor, type SlotCall } from './batch.js'
-import { SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './write-script.js'
-import { isCluster } from './cluster.js'
+import { SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
+import { isCluster } from '../shared/redis.js'
 
 /** Entries per script call: big enough that a busy host sends few calls, small enough that one call never blocks Redis for long. */
 export const MAX_BATCH = 1000
@@ -27,20 +26,6 @@ export const MIN_BATCH_INTERVAL_MS = 5
 /** How often a batch also prunes the users index. */
 export const PRUNE_INTERVAL_MS = 1000
 
-export interface WriterStats {
-  /** Entries waiting in process (including a batch being retried). */
-  buffered: number
-  /** Entries confirmed written to Redis. */
-  written: number
-  /** Entries dropped because the buffer was full. */
-  dropped: number
-  /** Batches written (on a cluster: all of a batch's per-slot calls succeeded). */
-  batches: number
-  /** Batch attempts that failed or timed out (each is retried). */
-  failedBatches: number
-  /** 'up' while writes succeed, 'down' during an outage. */
-  redis: 'up' | 'down'
-}
 
 interface Batch {
   seq: number
@@ -64,7 +49,7 @@ export class BatchWriter {
   private readonly counters = { written: 0, dropped: 0, batches: 0, failedBatches: 0, droppedThisOutage: 0 }
   private state: 'up' | 'down' = 'up'
   private readonly client: ScriptClient
-  private readonly flushSoon = (): void => { this.scheduled = false; this.startFlush() }
+  private readonly flushSoon = (): void => { this.scheduled = false; void this.startFlush() }
   private lastBatchAt = 0
   private lastPruneAt = 0
   private readonly cluster: boolean
@@ -85,7 +70,7 @@ export class BatchWriter {
   }
 
   private readonly onReady = (): void => {
-    if (this.state === 'down') this.startFlush()
+    if (this.state === 'down') void this.startFlush()
   }
 
   /** The hook's whole cost: no promise, no I/O. Returns false if the entry was dropped. */
@@ -129,8 +114,8 @@ export class BatchWriter {
       }
       if (this.retry === null && this.buffer.length === 0) return
       const before = this.counters.failedBatches
-      this.startFlush()
-      if (this.inFlight !== null) await this.inFlight
+      const started = this.startFlush()
+      if (started !== null) await started
       if (this.counters.failedBatches !== before) return
     }
   }
@@ -148,16 +133,18 @@ export class BatchWriter {
     if (left > 0) this.log.warn({ userlog: { lost: left } }, 'fastify-userlog: closed with entries not written to Redis')
   }
 
-  private startFlush (): void {
-    if (this.inFlight !== null || this.closed) return
+  /** Starts writing the next batch, if none is in flight; returns it (null when nothing started). */
+  private startFlush (): Promise<void> | null {
+    if (this.inFlight !== null || this.closed) return null
     const batch = this.retry ?? this.takeBatch()
-    if (batch === null) return
+    if (batch === null) return null
     this.retry = null
     this.lastBatchAt = Date.now()
     this.inFlight = this.write(batch).finally(() => {
       this.inFlight = null
       if (this.state === 'up' && this.buffer.length > 0 && !this.scheduled) this.schedule()
     })
+    return this.inFlight
   }
 
   private takeBatch (): Batch | null {
@@ -266,7 +253,7 @@ export class BatchWriter {
       // Only retry the (possibly large) batch once Redis answers a PING: a frozen Redis would
       // otherwise collect a copy of the batch in its socket on every probe.
       if (this.inFlight !== null) return
-      this.ping().then((ok) => { if (ok) this.startFlush() }, () => {})
+      this.ping().then((ok) => { if (ok) void this.startFlush() }, () => {})
     }, PROBE_MS)
     this.probeTimer.unref()
   }

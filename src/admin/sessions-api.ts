@@ -4,8 +4,8 @@
 // An unknown user has no sessions (200 with an empty list). Reading them is audited like a log view.
 import type { FastifyInstance } from 'fastify'
 import type { PluginContext } from '../context.js'
-import { userFromPath } from '../routes/admin-api.js'
-import { readSessions } from './sessions.js'
+import { userFromPath } from '../shared/http.js'
+import { readSessions } from '../collector/sessions.js'
 
 export const MAX_SESSIONS_LISTED = 200
 
@@ -21,7 +21,7 @@ export async function sessionsApi (app: FastifyInstance, ctx: PluginContext): Pr
     }
   }, async (req, reply) => {
     const user = userFromPath(req, '/api/sessions/')
-    if (user === null) return await reply.callNotFound()
+    if (user === null) { reply.callNotFound(); return reply }
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit)
     if (limit < 1 || limit > MAX_SESSIONS_LISTED) {
       return await reply.code(400).send({ error: 'Bad Request', message: `querystring/limit must be from 1 to ${MAX_SESSIONS_LISTED}` })

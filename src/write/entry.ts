@@ -1,32 +1,12 @@
-// Where a request becomes an entry: the fields of DESIGN.md "What is recorded", with the query
-// redacted and long fields truncated. Runs in the host's onResponse hook, so it avoids
+// Where a request becomes an entry: method, path (its query redacted), route, status, time, IP,
+// user agent and request id, long fields truncated; never headers or bodies. Runs in the host's onResponse hook, so it avoids
 // regexps and allocations where it can.
 import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-
-export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'custom'
-
-/** One log line. Unknown fields (added by `transform` or `record`) are kept as they are. */
-export interface Entry {
-  id: string
-  t: number
-  user: string
-  kind: EntryKind | string
-  method?: string
-  path?: string
-  route?: string | null
-  status?: number
-  ms?: number
-  ip?: string
-  ua?: string
-  reqId?: string
-  src?: 'client'
-  [field: string]: unknown
-}
+import type { Entry } from '../types.js'
 
 export const MAX_PATH = 2048
 export const MAX_UA = 512
-export const MAX_USER = 256
 
 // Entry ids: a random per-process prefix plus a counter. Unique across processes and restarts
 // without a random draw per request.

@@ -182,13 +182,3 @@ if indexed > 0 and prune then
 ${PRUNE_LUA}end
 ${OPS_LUA}return 1
 `
-
-/** ASCII-lower-case name, NUL, name: the member of the names index, searched case-insensitively by prefix. */
-export function namesMember (user: string): string {
-  return asciiLower(user) + '\0' + user
-}
-
-/** Lower-cases A-Z only, exactly like Lua's string.lower in Redis, so JS and Lua agree on members. */
-export function asciiLower (s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
-}

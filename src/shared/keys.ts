@@ -64,3 +64,13 @@ export class Keys {
   /** The live channel of one user. Its messages are JSON arrays of entries. */
   userChannel (user: string): string { return `${this.prefix}:live:{${encodeUser(user)}}` }
 }
+
+/** ASCII-lower-case name, NUL, name: the member of the names index, searched case-insensitively by prefix. */
+export function namesMember (user: string): string {
+  return asciiLower(user) + '\0' + user
+}
+
+/** Lower-cases A-Z only, exactly like Lua's string.lower in Redis, so JS and Lua agree on members. */
+export function asciiLower (s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+}

@@ -1,8 +1,9 @@
 // Who looked at whose data: every view of a log, live-view grant, export and erasure is kept
 // in a capped Redis list (newest first) and logged with pino.
 import type { FastifyRequest } from 'fastify'
-import type { Keys } from './keys.js'
-import type { RedisLike, Settings } from './options.js'
+import type { Keys } from '../shared/keys.js'
+import type { RedisLike } from '../types.js'
+import type { Settings } from '../options.js'
 
 export type AuditAction = 'view' | 'watch' | 'export' | 'erase'
 

@@ -1,9 +1,7 @@
-// Reads for the admin API, and erasure. The writes live in the batch script (write-script.ts).
+// Reads for the admin API, and erasure. The writes live in the batch script (write/script.ts).
 import { Buffer } from 'node:buffer'
-import type { Keys } from './keys.js'
-import type { RedisLike } from './options.js'
-import { asciiLower, namesMember } from './write-script.js'
-import { isCluster, mastersFor } from './cluster.js'
+import { asciiLower, namesMember, type Keys } from '../shared/keys.js'
+import { isCluster, mastersFor, type RedisLike } from '../shared/redis.js'
 
 export interface UserSeen { user: string, lastSeen: number }
 export interface ActiveUser extends UserSeen { path: string | null }

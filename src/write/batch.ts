@@ -1,9 +1,8 @@
 // Turns a list of entries into the KEYS and ARGV of one WRITE_SCRIPT call. Pure: no I/O, so it
 // is easy to test and the writer stays small.
 import calculateSlot from 'cluster-key-slot'
-import { ALL_SHARDS, type Keys } from './keys.js'
-import type { Entry } from './entry.js'
-import { namesMember } from './write-script.js'
+import { ALL_SHARDS, namesMember, type Keys } from '../shared/keys.js'
+import type { Entry } from '../types.js'
 
 export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP' | 'HMAXSUM'
 
@@ -176,7 +175,7 @@ let markerTags: string[] | null = null
 /** A hash tag that hashes to `slot`, for the writer marker kept in that slot. */
 export function markerTag (slot: number): string {
   if (markerTags === null) {
-    const tags: string[] = new Array(16384)
+    const tags = new Array<string>(16384)
     let left = 16384
     for (let n = 0; left > 0; n++) {
       const tag = `*w.${n.toString(36)}`

@@ -1,14 +1,11 @@
 // The admin page: one static HTML file and its assets from public/admin, under a strict
 // Content-Security-Policy (scripts and styles from this origin only, no inline code, no CDN).
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { Settings } from '../options.js'
-import { realtimeUrlFor } from './admin-api.js'
-
-// src/routes and dist/routes are both two levels below the package root.
-export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
+import { PUBLIC_DIR } from '../shared/public-dir.js'
+import { realtimeUrlFor } from './api.js'
 
 export async function adminPage (app: FastifyInstance, { settings }: { settings: Settings }): Promise<void> {
   const html = readFileSync(PUBLIC_DIR + 'admin/index.html', 'utf8')
