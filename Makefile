@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: help install build lint typecheck test demo bench fuzz clean system-deps
+.PHONY: help install build lint typecheck types test demo bench fuzz clean system-deps
 
 help:
 	@echo "make demo   install, start Redis, the demo app and the realtime server, print the URLs"
@@ -29,7 +29,11 @@ lint: install
 typecheck: install
 	npm run typecheck
 
-test: install system-deps lint typecheck build
+# Type tests (tstyche) of the published declarations in dist/, through package.json exports.
+types: build
+	npx tstyche
+
+test: install system-deps lint typecheck build types
 	npx tap
 
 demo: install build
