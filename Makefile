@@ -45,7 +45,7 @@ bench: install build
 	node bench/run.js
 
 fuzz: install build system-deps
-	USERLOG_FUZZ_RUNS=10000 npx tap --disable-coverage test/fuzz*.test.ts
+	USERLOG_FUZZ_RUNS=10000 npx tap --disable-coverage test/fuzz/*.test.ts
 
 clean:
 	rm -rf dist .tap coverage test-artifacts

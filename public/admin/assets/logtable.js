@@ -4,7 +4,7 @@ import { el, clear, setText } from './dom.js'
 
 const KIND_LABELS = { request: 'Request', pageview: 'Page view', heartbeat: 'Heartbeat', interaction: 'Interaction', session_end: 'Session end', custom: 'Custom' }
 
-/** DESIGN.md's status classes. @param {number} status */
+/** The row class of a status: 2xx ok, 3xx redirect, 4xx client error, 5xx server error. @param {number} status */
 export function statusClass (status) {
   if (status >= 100 && status < 200) return ['informational', 'Informational']
   if (status >= 200 && status < 300) return ['success', 'Success']
