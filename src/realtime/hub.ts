@@ -19,7 +19,7 @@
 // the all-users viewers. Losing any master's connection is an outage as above: every channel is
 // resubscribed and every backlog re-read once all connections are back.
 import { Redis, type Cluster } from 'ioredis'
-import { ALL_SHARDS, Keys } from '../shared/keys.js'
+import { ALL_SHARDS, Keys, WATCH_LEASE_MS } from '../shared/keys.js'
 import { parseGrant, type Grant } from '../shared/grants.js'
 import { connectionOptions, createCluster, parseSeeds, whenReady } from '../shared/redis.js'
 import { ClusterSubscriber, NodeSubscriber, quit, subscriberOptions, type Subscriber } from './subscriber.js'
@@ -75,7 +75,6 @@ class Channel {
   }
 }
 
-/** Options of the command connection (GETDEL, LRANGE): fail fast, never queue. */
 /** The command connection: the hub times its own commands (commandTimeoutMs). */
 const COMMAND_CONNECTION = { connectionName: 'userlog-realtime', connectTimeout: 5000 }
 
@@ -112,6 +111,7 @@ export class Hub {
   private pingSentAt: number | null = null
   private missedPings = 0
   private readonly pingTimer: NodeJS.Timeout
+  private readonly leaseTimer: NodeJS.Timeout
   private upWaiters: Array<() => void> = []
   private closing = false
   private commandErrorLogged = false
@@ -152,6 +152,8 @@ export class Hub {
     this.sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload))
     this.pingTimer = setInterval(() => this.pingTick(), this.pingMs)
     this.pingTimer.unref()
+    this.leaseTimer = setInterval(() => this.renewTick(), WATCH_LEASE_MS / 3)
+    this.leaseTimer.unref()
   }
 
   /** Redis is reachable: the subscriber is connected, resubscribed and answering PINGs. */
@@ -208,6 +210,27 @@ export class Hub {
     }
   }
 
+  /**
+   * Tells the writers that these streams are watched (script.ts publishes only leased users). A
+   * lease outlives its last viewer by up to WATCH_LEASE_MS: another process may watch the same user.
+   */
+  private async renewLeases (chs: Channel[]): Promise<void> {
+    const leaseOf = (ch: Channel): string => ch.user === null ? this.keys.allWatchLease : this.keys.watchLease(ch.user)
+    if (this.cluster || chs.length === 1) {
+      await Promise.all(chs.map(async (ch) => await this.cmd.set(leaseOf(ch), '1', 'PX', WATCH_LEASE_MS)))
+      return
+    }
+    const results = await (this.cmd as Redis).pipeline(chs.map((ch) => ['set', leaseOf(ch), '1', 'PX', WATCH_LEASE_MS])).exec()
+    const failed = results?.find(([err]) => err !== null)
+    if (failed !== undefined) throw failed[0] as Error
+  }
+
+  private renewTick (): void {
+    if (!this.redisUp || this.channels.size === 0) return
+    this.command(() => this.renewLeases([...this.channels.values()]))
+      .catch((err: unknown) => this.log.debug({ err }, 'userlog realtime: renewing the watch leases failed (retried)'))
+  }
+
   /** The key of a stream in `channels`. */
   private streamName (user: string | null): string {
     return user === null ? this.keys.allChannel : this.keys.userChannel(user)
@@ -232,6 +255,7 @@ export class Hub {
     if (this.closing) return
     this.closing = true
     clearInterval(this.pingTimer)
+    clearInterval(this.leaseTimer)
     for (const ch of this.channels.values()) {
       for (const w of ch.waiters) w(null)
       ch.waiters = []
@@ -332,8 +356,11 @@ export class Hub {
       if (this.closing || !waiting()) return
       const epoch = await this.whenSubscribed(ch)
       if (epoch === null) return
-      if (ch.user === null) break // the all-users stream has no backlog
       try {
+        // The lease before the read: every batch written after it is published (and this channel
+        // is already subscribed), every batch written before it is in the log read next.
+        await this.command(() => this.renewLeases([ch]))
+        if (ch.user === null) break // the all-users stream has no backlog
         const items = await this.command(() => this.cmd.lrange(this.keys.log(ch.user as string), 0, -1))
         // The subscription was lost while the log was read: messages may be missing, read it again.
         if (epoch !== this.epoch) continue

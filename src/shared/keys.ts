@@ -63,7 +63,18 @@ export class Keys {
   allShardChannel (k: number): string { return `${this.prefix}:live:{*all.${k}}` }
   /** The live channel of one user. Its messages are JSON arrays of entries. */
   userChannel (user: string): string { return `${this.prefix}:live:{${encodeUser(user)}}` }
+  /**
+   * A realtime server's lease on a user's live channel: while it exists, the writers publish that
+   * user's entries (nobody else's). In the user's slot, so a cluster script can read it, and
+   * outside `userPattern`, so erasing a user does not stop a live view of them.
+   */
+  watchLease (user: string): string { return `${this.prefix}:watch:{${encodeUser(user)}}` }
+  /** The lease on the all-users stream: while it exists, every batch is published there too. */
+  get allWatchLease (): string { return `${this.prefix}:watch:{*all}` }
 }
+
+/** How long a lease lives without renewal; realtime servers renew theirs every third of it. */
+export const WATCH_LEASE_MS = 30_000
 
 /** ASCII-lower-case name, NUL, name: the member of the names index, searched case-insensitively by prefix. */
 export function namesMember (user: string): string {

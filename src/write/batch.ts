@@ -1,8 +1,10 @@
-// Turns a list of entries into the KEYS and ARGV of one WRITE_SCRIPT call. Pure: no I/O, so it
-// is easy to test and the writer stays small.
+// Turns a list of entries into the KEYS and ARGV of one WRITE_SCRIPT call (or, on a cluster, of
+// one SLOT_WRITE_SCRIPT call per hash slot). No I/O, so it is easy to test and the writer stays
+// small; what it reads of the writer's memory (memory.ts) is only committed once the batch is written.
 import calculateSlot from 'cluster-key-slot'
-import { ALL_SHARDS, namesMember, type Keys } from '../shared/keys.js'
+import { ALL_SHARDS, type Keys } from '../shared/keys.js'
 import type { Entry } from '../types.js'
+import { UserMemory, type Due } from './memory.js'
 
 export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP' | 'HMAXSUM'
 
@@ -17,7 +19,8 @@ export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX'
 export class BatchOps {
   readonly keys: string[] = []
   private readonly keyIndex = new Map<string, number>()
-  private readonly ops: Array<[OpName, string, string, string]> = []
+  private readonly ops: Op[] = []
+  private readonly hlls = new Map<string, Set<string>>()
   private readonly increments = new Map<string, [string, string, number]>()
   private readonly capped = new Map<string, [string, string, number, number]>()
   private readonly extremes = new Map<string, ['HMAX' | 'HMIN', string, string, number]>()
@@ -66,40 +69,55 @@ export class BatchOps {
     else if (value > cur[2]) cur[2] = value
   }
 
-  pfadd (key: string, element: string): void { this.ops.push(['PFADD', key, element, '']) }
+  /** Adds to a HyperLogLog: one PFADD per key and batch, with every element of the batch. */
+  pfadd (key: string, element: string): void {
+    let set = this.hlls.get(key)
+    if (set === undefined) this.hlls.set(key, set = new Set())
+    set.add(element)
+  }
+
   expire (key: string, seconds: number): void { this.ops.push(['EXPIRE', key, String(seconds), '']) }
   hset (key: string, field: string, value: string): void { this.ops.push(['HSET', key, field, value]) }
   hsetnx (key: string, field: string, value: string): void { this.ops.push(['HSETNX', key, field, value]) }
   /** Sets field to value unless it already holds a larger number. */
   hmax (key: string, field: string, value: number): void { this.ops.push(['HMAX', key, field, String(value)]) }
 
-  get size (): number { return this.ops.length + this.increments.size + this.capped.size + this.extremes.size + this.maxSums.size }
+  get size (): number {
+    return this.ops.length + this.hlls.size + this.increments.size + this.capped.size + this.extremes.size + this.maxSums.size
+  }
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
   encode (firstKey: number, argv: string[]): void {
-    for (const [op, key, x, y] of this.list()) {
+    for (const [op, key, ...args] of this.list()) {
       let index = this.keyIndex.get(key)
       if (index === undefined) {
         index = firstKey + this.keys.length
         this.keys.push(key)
         this.keyIndex.set(key, index)
       }
-      argv.push(op, String(index), x, y)
+      argv.push(op, String(index), ...args)
     }
   }
 
-  /** Every op in the order the script must apply them: `[op, key, arg1, arg2]`. */
-  list (): Array<[OpName, string, string, string]> {
-    const all: Array<[OpName, string, string, string]> = []
+  /**
+   * Every op in the order the script must apply them: `[op, key, ...args]`, where args are two
+   * strings, or for PFADD the number of elements and the elements.
+   */
+  list (): Op[] {
+    const all: Op[] = []
     for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
     for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
     for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
     for (const [key, field, value, cap] of this.maxSums.values()) all.push(['HMAXSUM', key, field, `${value},${cap}`])
+    for (const [key, elements] of this.hlls) all.push(['PFADD', key, String(elements.size), ...elements])
     // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
     all.push(...this.ops)
     return all
   }
 }
+
+/** One op of a batch: its name, its key, then its arguments. */
+export type Op = [OpName, string, ...string[]]
 
 /** Adds counters or session updates for one entry of a batch. */
 export type Contributor = (entry: Entry, ops: BatchOps) => void
@@ -109,6 +127,8 @@ export interface ScriptCall {
   argv: string[]
   /** Entries in the batch (the ones that will be logged). */
   entries: number
+  /** Each user's share: handed back to the memory once the batch is written. */
+  shares: Due[]
 }
 
 export interface BatchSettings {
@@ -116,12 +136,28 @@ export interface BatchSettings {
   maxEntries: number
   ttl: number
   indexCap: number
+  /** false: never publish (the leases are not even read). */
   publish: boolean
 }
 
+/**
+ * How often a log's expiry is refreshed: a tenth of the TTL, at most a minute (0: every batch).
+ * The script sets `ttl` plus this, so a log lives between ttl and ttl + this after its last entry.
+ */
+export function expireEveryS (ttl: number): number {
+  return Math.min(60, Math.floor(ttl / 10))
+}
+
+/** A memory for one batch, for callers without a writer (tests, benchmarks): everything is due. */
+export function freshMemory (s: BatchSettings): UserMemory {
+  return new UserMemory(s.keys, expireEveryS(s.ttl) * 1000)
+}
+
+interface UserGroup { json: string[], lastPath: string }
+
 /** Serialises a batch's entries grouped by user (keeping each user's last page) and collects the contributors' ops. */
-function groupByUser (entries: Entry[], contributors: Contributor[]): { byUser: Map<string, { json: string[], lastPath: string }>, ops: BatchOps } {
-  const byUser = new Map<string, { json: string[], lastPath: string }>()
+function groupByUser (entries: Entry[], contributors: Contributor[]): { byUser: Map<string, UserGroup>, ops: BatchOps } {
+  const byUser = new Map<string, UserGroup>()
   const ops = new BatchOps()
   for (const entry of entries) {
     let group = byUser.get(entry.user)
@@ -136,21 +172,34 @@ function groupByUser (entries: Entry[], contributors: Contributor[]): { byUser: 
   return { byUser, ops }
 }
 
-/** Builds the script call of one batch. `serialized[i]` is JSON.stringify(entries[i]). */
-export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): ScriptCall {
+/** Builds the script call of one batch. */
+export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
+  contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): ScriptCall {
   const { byUser, ops } = groupByUser(entries, contributors)
   const k = s.keys
   const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
-  const argv = [String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), String(byUser.size),
-    s.publish ? k.allChannel : '', String(ops.size), String(seq), prune ? '1' : '0']
+  const argv = [String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now), String(s.indexCap),
+    String(byUser.size), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0', '']
+  const shares: Due[] = []
+  const leases: string[] = []
+  const paths: string[] = []
   for (const [user, group] of byUser) {
-    keys.push(k.log(user))
-    argv.push(user, namesMember(user), s.publish ? k.userChannel(user) : '', group.lastPath, String(group.json.length))
+    const share = memory.due(user, now, group.lastPath)
+    shares.push(share)
+    keys.push(share.memo.logKey)
+    // Without publishing, a lease key nobody sets: the script then never publishes.
+    leases.push(s.publish ? share.memo.leaseKey : share.memo.logKey + ':nolease')
+    argv.push(user, String(share.due), String(group.json.length))
     for (const json of group.json) argv.push(json)
+    if (share.lastPath !== null) paths.push(user, share.lastPath)
   }
+  for (const lease of leases) keys.push(lease)
+  keys.push(s.publish ? k.allWatchLease : k.allWatchLease + ':nolease')
+  argv[9] = String(paths.length / 2)
+  for (const p of paths) argv.push(p)
   ops.encode(keys.length + 1, argv)
   keys.push(...ops.keys)
-  return { keys, argv, entries: entries.length }
+  return { keys, argv, entries: entries.length, shares }
 }
 
 /** One hash slot's share of a batch on a Redis Cluster: a SLOT_WRITE_SCRIPT call. */
@@ -167,6 +216,7 @@ export interface SlotCall {
 export interface SlotCalls {
   calls: SlotCall[]
   entries: number
+  shares: Due[]
 }
 
 /** Slot → a short hash tag in that slot (`*w.<n>`: '*' is never in an encoded user name, so no user's SCAN pattern matches it). */
@@ -194,10 +244,8 @@ interface SlotGroup {
   keys: string[]
   keyIndex: Map<string, number>
   logs: string[]
-  index: string[]
-  ops: string[]
   users: number
-  indexed: number
+  ops: string[]
   opCount: number
   live: string[]
 }
@@ -209,14 +257,16 @@ interface SlotGroup {
  * carries its own writer marker in its slot. The same writer id and sequence number as a single
  * node call; the all-users stream is published by the caller, per shard, after the calls succeed.
  */
-export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings, contributors: Contributor[], now: number, prune = true): SlotCalls {
+export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
+  contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): SlotCalls {
   const { byUser, ops } = groupByUser(entries, contributors)
   const k = s.keys
   const groups = new Map<number, SlotGroup>()
   const groupOf = (slot: number): SlotGroup => {
     let g = groups.get(slot)
     if (g === undefined) {
-      g = { keys: [`${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`], keyIndex: new Map(), logs: [], index: [], ops: [], users: 0, indexed: 0, opCount: 0, live: [] }
+      const marker = `${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`
+      g = { keys: [marker], keyIndex: new Map(), logs: [], users: 0, ops: [], opCount: 0, live: [] }
       groups.set(slot, g)
     }
     return g
@@ -231,27 +281,42 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     return String(index)
   }
   // The index keys come first in their slot's call (KEYS[2..4]), as the script expects.
-  const idx = byUser.size > 0 ? groupOf(calculateSlot(k.usersIndex)) : null
+  const idxSlot = calculateSlot(k.usersIndex)
+  const idx = byUser.size > 0 ? groupOf(idxSlot) : null
   if (idx !== null) for (const key of [k.usersIndex, k.namesIndex, k.lastPath]) keyIn(idx, key)
+  const shares: Due[] = []
+  const records: string[] = []
+  const paths: string[] = []
   for (const [user, group] of byUser) {
-    const log = k.log(user)
-    const g = groupOf(calculateSlot(log))
+    const share = memory.due(user, now, group.lastPath)
+    shares.push(share)
+    const g = groupOf(memory.slotOf(share.memo))
     g.users++
-    g.logs.push(keyIn(g, log), s.publish ? k.userChannel(user) : '', String(group.json.length), ...group.json)
-    if (s.publish) g.live.push(...group.json)
-    ;(idx as SlotGroup).indexed++
-    ;(idx as SlotGroup).index.push(user, namesMember(user), group.lastPath)
+    const lease = s.publish ? share.memo.leaseKey : share.memo.logKey + ':nolease'
+    g.logs.push(keyIn(g, share.memo.logKey), keyIn(g, lease), user, String(share.due), String(group.json.length))
+    for (const json of group.json) g.logs.push(json)
+    if (s.publish) for (const json of group.json) g.live.push(json)
+    records.push(user, String(share.due))
+    if (share.lastPath !== null) paths.push(user, share.lastPath)
   }
-  for (const [op, key, x, y] of ops.list()) {
+  for (const [op, key, ...args] of ops.list()) {
     const g = groupOf(calculateSlot(key))
     g.opCount++
-    g.ops.push(op, keyIn(g, key), x, y)
+    g.ops.push(op, keyIn(g, key), ...args)
   }
   const calls: SlotCall[] = []
   for (const [slot, g] of groups) {
-    const argv = [String(seq), String(s.maxEntries), String(s.ttl), String(now), String(s.indexCap), prune ? '1' : '0',
-      String(g.users), String(g.indexed), String(g.opCount), ...g.logs, ...g.index, ...g.ops]
+    const holdsIndex = g === idx
+    const argv = [String(seq), String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now), String(s.indexCap),
+      prune ? '1' : '0', String(g.users), holdsIndex ? '1' : '0', String(g.opCount), holdsIndex ? String(paths.length / 2) : '0']
+    for (const x of g.logs) argv.push(x)
+    if (holdsIndex) {
+      argv.push(String(records.length / 2))
+      for (const x of records) argv.push(x)
+      for (const x of paths) argv.push(x)
+    }
+    for (const x of g.ops) argv.push(x)
     calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
   }
-  return { calls, entries: entries.length }
+  return { calls, entries: entries.length, shares }
 }

@@ -1,26 +1,41 @@
-// The one Lua script that writes a batch. A batch is written with a single EVALSHA call, so a
-// busy host sends Redis a handful of commands per second, not several per request, and a batch
-// is applied atomically: a log is never seen with N+1 entries, and the index never names a user
-// whose log was not written.
+// The Lua scripts that write a batch, the last step of the write path. A batch is written with a
+// single EVALSHA call, so a busy host sends Redis a handful of commands per second, not several
+// per request, and a batch is applied atomically: a log is never seen with N+1 entries, and the
+// index never names a user whose log was not written.
 //
-// KEYS: [1] writer marker  [2] users index (zset)   [3] names index (zset)   [4] last-path hash
-//       [5 .. 4+U] each user's log   [5+U ..] keys used by the generic ops
-// ARGV: [1] maxEntries  [2] ttl seconds  [3] now ms  [4] index cap  [5] U (users)  [6] all-users
-//       channel ('' = no all-users publish)  [7] O (ops)  [8] batch sequence number of this writer
+// What a batch costs Redis is mostly the number of redis.call()s, not the data, so per user the
+// script makes one call (LPUSH) and everything else is shared or skipped:
+//   - LTRIM only when the list grew past maxEntries (LPUSH returns the length);
+//   - EXPIRE, the users index (last seen) and the names index only when the writer says they are
+//     due (it remembers what it wrote recently, batch.ts), or when the log did not exist before
+//     this push (new, expired or erased: LPUSH returned just what was pushed). So a writer that
+//     forgot everything (a restart, another process) only writes them more often, never less;
+//   - the index updates of all users go out as one variadic ZADD each, the last paths as one HSET;
+//   - a user's entries are published only while a realtime server holds a lease on that user's
+//     channel (one MGET of every lease of the batch), the all-users stream only while one holds
+//     the all-users lease.
+//
+// KEYS: [1] writer marker  [2] users index (zset)  [3] names index (zset)  [4] last-path hash
+//       [5 .. 4+U] each user's log   [5+U .. 4+2U] each user's watch lease   [5+2U] all-users lease
+//       [6+2U ..] keys used by the ops
+// ARGV: [1] maxEntries  [2] EXPIRE seconds  [3] now ms  [4] index cap  [5] U (users)
+//       [6] all-users channel  [7] O (ops)  [8] batch sequence number of this writer
 //       [9] '1' to prune the users index in this batch (the writer asks at most once a second)
-//       then U groups: name, names-member, channel ('' = no publish), last path, n, entry_1 .. entry_n
-//       then O groups of 4: op, key index (into KEYS), arg1, arg2
+//       [10] P (last paths)
+//       then U groups: name, due (bits: 1 EXPIRE, 2 users index, 4 names index), n, entry_1 .. entry_n
+//       then P pairs: name, last path
+//       then O ops: op, key index (into KEYS), its arguments (PFADD: count, elements; others: 2)
 //
 // The marker makes a retried batch idempotent: a batch whose reply timed out (a frozen Redis)
 // may still run later, and its retry must not log the entries twice. Each writer (one per
 // process) numbers its batches and sends them strictly in order, one at a time, retrying a
 // failed one before any newer one; so the marker only has to remember the last number applied.
 //
-// The generic ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX, HMIN, HINCRCAP,
-// HMAXSUM) used for report counters and sessions. HINCRCAP's arg2 is "n,cap": HINCRBY by n,
-// except that a field the hash lacks goes to the field "other" once the hash has `cap` fields
-// besides "other". HMAXSUM's arg2 is "v,cap": the field keeps its largest v, "#n" counts distinct
-// fields and "#s" sums their maxima; past `cap` remembered fields a new one is counted, not kept.
+// The ops are a closed list (HINCRBY, PFADD, EXPIRE, HSET, HSETNX, HMAX, HMIN, HINCRCAP, HMAXSUM)
+// used for report counters and sessions. HINCRCAP's arg2 is "n,cap": HINCRBY by n, except that a
+// field the hash lacks goes to the field "other" once the hash has `cap` fields besides "other".
+// HMAXSUM's arg2 is "v,cap": the field keeps its largest v, "#n" counts distinct fields and "#s"
+// sums their maxima; past `cap` remembered fields a new one is counted, not kept.
 //
 // On a Redis Cluster a script may only touch keys of one hash slot, so a batch is written with
 // SLOT_WRITE_SCRIPT instead, once per slot it touches (below).
@@ -46,42 +61,48 @@ const PRUNE_LUA = `  -- Forget users whose logs have expired, and the oldest bey
   redis.call('EXPIRE', KEYS[4], ttl)
 `
 
-// Shared by both scripts: the O generic ops, read from ARGV[a ..] (the local `a`), `ops` of them.
+// Shared by both scripts: the ops, read from ARGV[a ..] (the local `a`), `ops` of them.
 const OPS_LUA = `for o = 1, ops do
-  local op, key, x, y = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3]
-  if op == 'HINCRBY' then redis.call('HINCRBY', key, x, y)
-  elseif op == 'PFADD' then redis.call('PFADD', key, x)
-  elseif op == 'EXPIRE' then redis.call('EXPIRE', key, x)
-  elseif op == 'HSET' then redis.call('HSET', key, x, y)
-  elseif op == 'HSETNX' then redis.call('HSETNX', key, x, y)
-  elseif op == 'HMAX' then
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil or cur < tonumber(y) then redis.call('HSET', key, x, y) end
-  elseif op == 'HMIN' then
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil or cur > tonumber(y) then redis.call('HSET', key, x, y) end
-  elseif op == 'HINCRCAP' then
-    local comma = string.find(y, ',', 1, true)
-    if redis.call('HEXISTS', key, x) == 0 then
-      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, 'other')
-      if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
-    end
-    redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
-  elseif op == 'HMAXSUM' then
-    local comma = string.find(y, ',', 1, true)
-    local v = tonumber(string.sub(y, 1, comma - 1))
-    local cur = tonumber(redis.call('HGET', key, x))
-    if cur == nil then
-      local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, '#n') - redis.call('HEXISTS', key, '#s')
-      if len < tonumber(string.sub(y, comma + 1)) then redis.call('HSET', key, x, v) end
-      redis.call('HINCRBY', key, '#n', 1)
-      redis.call('HINCRBY', key, '#s', v)
-    elseif v > cur then
-      redis.call('HSET', key, x, v)
-      redis.call('HINCRBY', key, '#s', v - cur)
-    end
-  else return redis.error_reply('unknown op ' .. op) end
-  a = a + 4
+  local op, key = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
+  if op == 'PFADD' then
+    local n = tonumber(ARGV[a + 2])
+    redis.call('PFADD', key, unpack(ARGV, a + 3, a + 2 + n))
+    a = a + 3 + n
+  else
+    local x, y = ARGV[a + 2], ARGV[a + 3]
+    if op == 'HINCRBY' then redis.call('HINCRBY', key, x, y)
+    elseif op == 'EXPIRE' then redis.call('EXPIRE', key, x)
+    elseif op == 'HSET' then redis.call('HSET', key, x, y)
+    elseif op == 'HSETNX' then redis.call('HSETNX', key, x, y)
+    elseif op == 'HMAX' then
+      local cur = tonumber(redis.call('HGET', key, x))
+      if cur == nil or cur < tonumber(y) then redis.call('HSET', key, x, y) end
+    elseif op == 'HMIN' then
+      local cur = tonumber(redis.call('HGET', key, x))
+      if cur == nil or cur > tonumber(y) then redis.call('HSET', key, x, y) end
+    elseif op == 'HINCRCAP' then
+      local comma = string.find(y, ',', 1, true)
+      if redis.call('HEXISTS', key, x) == 0 then
+        local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, 'other')
+        if len >= tonumber(string.sub(y, comma + 1)) then x = 'other' end
+      end
+      redis.call('HINCRBY', key, x, string.sub(y, 1, comma - 1))
+    elseif op == 'HMAXSUM' then
+      local comma = string.find(y, ',', 1, true)
+      local v = tonumber(string.sub(y, 1, comma - 1))
+      local cur = tonumber(redis.call('HGET', key, x))
+      if cur == nil then
+        local len = redis.call('HLEN', key) - redis.call('HEXISTS', key, '#n') - redis.call('HEXISTS', key, '#s')
+        if len < tonumber(string.sub(y, comma + 1)) then redis.call('HSET', key, x, v) end
+        redis.call('HINCRBY', key, '#n', 1)
+        redis.call('HINCRBY', key, '#s', v)
+      elseif v > cur then
+        redis.call('HSET', key, x, v)
+        redis.call('HINCRBY', key, '#s', v - cur)
+      end
+    else return redis.error_reply('unknown op ' .. op) end
+    a = a + 4
+  end
 end
 `
 
@@ -95,19 +116,29 @@ redis.call('SET', KEYS[1], seq, 'EX', 86400)
 `
 }
 
-// Shared by both scripts: one user's entries ARGV[first .. last] onto the log `key`, trimmed and
-// expiring, then published on `channel` unless it is '' (PUBLISH, or SPUBLISH on a cluster).
+// Shared by both scripts: one user's entries ARGV[first .. last] onto the log `key`, trimmed,
+// expiring and indexed as `due` says (or because the log is new), then published on the user's
+// channel (`P:live:{u}`, made from the log key `P:{u}:log`) when `watched`.
 function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
   return `  -- Only the newest maxEntries of this batch can survive the trim: push just those.
   local from = math.max(first, last - maxEntries + 1)
-  redis.call('LPUSH', key, unpack(ARGV, from, last))
-  redis.call('LTRIM', key, 0, maxEntries - 1)
-  redis.call('EXPIRE', key, ttl)
-  if channel ~= '' then
-    redis.call('${publish}', channel, '[' .. table.concat(ARGV, ',', first, last) .. ']')
+  local len = redis.call('LPUSH', key, unpack(ARGV, from, last))
+  if len > maxEntries then redis.call('LTRIM', key, 0, maxEntries - 1) end
+  local new = len == last - from + 1
+  if new or bit.band(due, 1) ~= 0 then redis.call('EXPIRE', key, ttl) end
+  if new or bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
+  if new or bit.band(due, 4) ~= 0 then named[#named + 1] = 0; named[#named + 1] = string.lower(name) .. '\\0' .. name end
+  if watched then
+    local p, tag = string.match(key, '^(.*):({[^{}]*}):log$')
+    redis.call('${publish}', p .. ':live:' .. tag, '[' .. table.concat(ARGV, ',', first, last) .. ']')
   end
 `
 }
+
+// Shared by both scripts: the users index and names index updates gathered by pushLua, in one call each.
+const INDEX_LUA = `if #seen > 0 then redis.call('ZADD', KEYS[2], unpack(seen)) end
+if #named > 0 then redis.call('ZADD', KEYS[3], unpack(named)) end
+`
 
 export const WRITE_SCRIPT = `
 ${markerLua(8)}local maxEntries = tonumber(ARGV[1])
@@ -118,24 +149,29 @@ local users = tonumber(ARGV[5])
 local allChannel = ARGV[6]
 local ops = tonumber(ARGV[7])
 local prune = ARGV[9] == '1'
-local a = 10
-local all = {}
+local paths = tonumber(ARGV[10])
+local leases = redis.call('MGET', unpack(KEYS, 5 + users, 5 + 2 * users))
+local publishAll = leases[users + 1] ~= false
+local seen, named, all = {}, {}, {}
+local a = 11
 for u = 1, users do
   local key = KEYS[4 + u]
-  local name, member, channel, lastPath, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
-  local first = a + 5
+  local name, due, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local watched = leases[u] ~= false
+  local first = a + 3
   local last = first + n - 1
-${pushLua('PUBLISH')}  redis.call('ZADD', KEYS[2], now, name)
-  redis.call('ZADD', KEYS[3], 0, member)
-  if lastPath ~= '' then redis.call('HSET', KEYS[4], name, lastPath) end
-  if allChannel ~= '' then
+${pushLua('PUBLISH')}  if publishAll then
     for i = first, last do all[#all + 1] = ARGV[i] end
   end
   a = last + 1
 end
+${INDEX_LUA}if paths > 0 then
+  redis.call('HSET', KEYS[4], unpack(ARGV, a, a + 2 * paths - 1))
+  a = a + 2 * paths
+end
 if users > 0 and prune then
 ${PRUNE_LUA}end
-if allChannel ~= '' and #all > 0 then
+if publishAll and #all > 0 then
   redis.call('PUBLISH', allChannel, '[' .. table.concat(all, ',') .. ']')
 end
 ${OPS_LUA}return 1
@@ -144,16 +180,19 @@ ${OPS_LUA}return 1
 /**
  * One hash slot's share of a batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in
  * the slot, including the marker, so each slot keeps its own "last batch applied" per writer and a
- * retry re-runs only the slots that failed. Per-user channels carry the user's hash tag, so the
- * user's SPUBLISH runs here, in the same slot.
+ * retry re-runs only the slots that failed. A user's channel and lease carry the user's hash tag,
+ * so the user's SPUBLISH runs here, in the same slot.
  *
  * KEYS: [1] this slot's writer marker, then (when I > 0) [2] users index [3] names index
- *       [4] last-path hash, then the logs and op keys, referenced by index
- * ARGV: [1] batch sequence number  [2] maxEntries  [3] ttl seconds  [4] now ms  [5] index cap
- *       [6] '1' to prune the users index  [7] U (logs)  [8] I (index records)  [9] O (ops)
- *       then U groups: key index, channel ('' = no publish), n, entry_1 .. entry_n
- *       then I groups of 3: name, names-member, last path ('' = unchanged)
- *       then O groups of 4: op, key index, arg1, arg2 (as in WRITE_SCRIPT)
+ *       [4] last-path hash, then the logs, leases and op keys, referenced by index
+ * ARGV: [1] batch sequence number  [2] maxEntries  [3] EXPIRE seconds  [4] now ms  [5] index cap
+ *       [6] '1' to prune the users index  [7] U (logs)  [8] I (1 if this call holds the indexes)
+ *       [9] O (ops)  [10] P (last paths)
+ *       then U groups: log key index, lease key index, name, due, n, entry_1 .. entry_n
+ *       then, when I is 1: R (index records), R pairs: name, due; then P pairs: name, path
+ *       then O ops (as in WRITE_SCRIPT)
+ * Index records are the users whose log is in another slot: their index updates are due by the
+ * writer's say only (this call cannot see whether their log is new; the log's own call records it).
  */
 export const SLOT_WRITE_SCRIPT = `
 ${markerLua(1)}local maxEntries = tonumber(ARGV[2])
@@ -164,21 +203,32 @@ local prune = ARGV[6] == '1'
 local users = tonumber(ARGV[7])
 local indexed = tonumber(ARGV[8])
 local ops = tonumber(ARGV[9])
-local a = 10
+local paths = tonumber(ARGV[10])
+local seen, named = {}, {}
+local a = 11
 for u = 1, users do
-  local key, channel, n = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local first = a + 3
+  local key, lease = KEYS[tonumber(ARGV[a])], KEYS[tonumber(ARGV[a + 1])]
+  local name, due, n = ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local watched = redis.call('EXISTS', lease) == 1
+  local first = a + 5
   local last = first + n - 1
 ${pushLua('SPUBLISH')}  a = last + 1
 end
-for i = 1, indexed do
-  local name, member, lastPath = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  redis.call('ZADD', KEYS[2], now, name)
-  redis.call('ZADD', KEYS[3], 0, member)
-  if lastPath ~= '' then redis.call('HSET', KEYS[4], name, lastPath) end
-  a = a + 3
+if indexed > 0 then
+  local records = tonumber(ARGV[a])
+  a = a + 1
+  for r = 1, records do
+    local name, due = ARGV[a], tonumber(ARGV[a + 1])
+    if bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
+    if bit.band(due, 4) ~= 0 then named[#named + 1] = 0; named[#named + 1] = string.lower(name) .. '\\0' .. name end
+    a = a + 2
+  end
+${INDEX_LUA.replace(/^/gm, '  ')}  if paths > 0 then
+    redis.call('HSET', KEYS[4], unpack(ARGV, a, a + 2 * paths - 1))
+    a = a + 2 * paths
+  end
+  if prune then
+${PRUNE_LUA}  end
 end
-if indexed > 0 and prune then
-${PRUNE_LUA}end
 ${OPS_LUA}return 1
 `

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Entry, RedisLike, WriterStats } from '../types.js'
-import { buildScriptCall, buildSlotCalls, type BatchSettings, type Contributor, type SlotCall } from './batch.js'
+import { buildScriptCall, buildSlotCalls, expireEveryS, type BatchSettings, type Contributor, type SlotCall } from './batch.js'
+import { UserMemory, type Due } from './memory.js'
 import { SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
 import { isCluster } from '../shared/redis.js'
 
@@ -25,13 +26,15 @@ export const PROBE_MS = 250
 export const MIN_BATCH_INTERVAL_MS = 5
 /** How often a batch also prunes the users index. */
 export const PRUNE_INTERVAL_MS = 1000
+/** On a cluster, how often the writer asks whether anyone watches the all-users stream. */
+export const ALL_LEASE_CHECK_MS = 1000
 
 
 interface Batch {
   seq: number
   entries: Entry[]
   /** On a cluster: the batch's per-slot calls, built once, and which of them have succeeded. */
-  slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number }
+  slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number, shares: Due[] }
 }
 
 type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>
@@ -53,6 +56,9 @@ export class BatchWriter {
   private lastBatchAt = 0
   private lastPruneAt = 0
   private readonly cluster: boolean
+  private readonly memory: UserMemory
+  /** On a cluster: whether the all-users lease was there when last checked, and when that was. */
+  private allWatched = { value: false, checkedAt: -Infinity }
 
   constructor (
     client: RedisLike,
@@ -62,6 +68,7 @@ export class BatchWriter {
     private readonly contributors: Contributor[] = []
   ) {
     this.cluster = isCluster(client)
+    this.memory = new UserMemory(settings.keys, expireEveryS(settings.ttl) * 1000)
     const [name, lua] = this.cluster ? ['userlogWriteSlot', SLOT_WRITE_SCRIPT] : ['userlogWrite', WRITE_SCRIPT]
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua })
     this.client = client as ScriptClient
@@ -163,9 +170,11 @@ export class BatchWriter {
     if (this.cluster) return await this.writeSlots(batch)
     const now = Date.now()
     const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
-    const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune)
+    const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune,
+      this.memory)
     try {
       await withTimeout(this.client.userlogWrite(call.keys.length, ...call.keys, ...call.argv))
+      this.memory.written(call.shares, now)
       this.succeeded(batch, prune, now)
     } catch (err) {
       this.failed(batch, err as Error)
@@ -197,9 +206,11 @@ export class BatchWriter {
     if (batch.slots === undefined) {
       const now = Date.now()
       const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
-      const { calls } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune)
-      batch.slots = { calls, done: calls.map(() => false), prune, now }
+      const { calls, shares } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings, this.contributors,
+        now, prune, this.memory)
+      batch.slots = { calls, done: calls.map(() => false), prune, now, shares }
     }
+    const leaseChecked = this.checkAllLease()
     const { calls, done } = batch.slots
     const shards = new Map<number, string[]>()
     let settled = false
@@ -209,20 +220,38 @@ export class BatchWriter {
       done[i] = true
       if (call.live.length === 0) return
       // A call that answers after the attempt timed out publishes its own share.
-      if (settled) return this.publishShard(call.shard, call.live)
+      if (settled) return this.allWatched.value ? this.publishShard(call.shard, call.live) : undefined
       const live = shards.get(call.shard)
       if (live === undefined) shards.set(call.shard, [...call.live])
       else live.push(...call.live)
     })
     try {
       await withTimeout(Promise.all(pending))
+      this.memory.written(batch.slots.shares, batch.slots.now)
       this.succeeded(batch, batch.slots.prune, batch.slots.now)
     } catch (err) {
       this.failed(batch, err as Error)
     } finally {
       settled = true
       for (const p of pending) p.catch(() => {})
-      for (const [shard, live] of shards) this.publishShard(shard, live)
+      await leaseChecked
+      if (this.allWatched.value) for (const [shard, live] of shards) this.publishShard(shard, live)
+    }
+  }
+
+  /**
+   * On a cluster the all-users stream is published from here (per shard), so the lease is read
+   * here too, at most once a second, alongside the batch: a viewer of all users sees new entries
+   * from at most a second after it joined (that stream has no backlog to catch up from anyway).
+   */
+  private async checkAllLease (): Promise<void> {
+    const now = Date.now()
+    if (!this.settings.publish || now - this.allWatched.checkedAt < ALL_LEASE_CHECK_MS) return
+    this.allWatched.checkedAt = now
+    try {
+      this.allWatched.value = await withTimeout(this.client.exists(this.settings.keys.allWatchLease)) === 1
+    } catch {
+      // Unknown while Redis is unreachable: keep the last answer.
     }
   }
 

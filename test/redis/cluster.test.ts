@@ -91,6 +91,10 @@ t.test('with a Cluster instance: logs, indexes, token, report, export, live chan
   })
   const shardChannels = Array.from({ length: ALL_SHARDS }, (_, k) => keys.allShardChannel(k))
   for (const channel of [keys.userChannel('user0'), keys.userChannel(USERS[49] as string), ...shardChannels]) await sub.ssubscribe(channel)
+  // The leases a realtime server watching these two users and all users holds.
+  for (const lease of [keys.watchLease('user0'), keys.watchLease(USERS[49] as string), keys.allWatchLease]) {
+    await db.set(lease, '1', 'PX', 30_000)
+  }
 
   const { app } = await buildApp({ redis: db, maxEntries: MAX })
   t.teardown(() => app.close())

@@ -1,0 +1,97 @@
+// What a writer remembers about the users it wrote recently, so that a batch can skip the
+// bookkeeping Redis already has: the key names (built once per user, not per batch), and when
+// this process last refreshed the log's expiry, the users index (last seen, one-second
+// precision) and the names index. Bounded: past `max` users the oldest are forgotten. Losing it
+// (a restart, another process writing the same users) is safe: the script then does the work
+// again, and it also does it whenever a log turns out to be new (see script.ts).
+import calculateSlot from 'cluster-key-slot'
+import type { Keys } from '../shared/keys.js'
+
+/** What a batch must write for a user besides the entries (the `due` bits of the script). */
+export const DUE_EXPIRE = 1
+export const DUE_SEEN = 2
+export const DUE_NAMED = 4
+
+/** The users index is "last seen": refreshed at most once a second per user. */
+const SEEN_EVERY_MS = 1000
+/** A name is re-added to the names index at most once a minute (it only changes when pruned). */
+const NAMED_EVERY_MS = 60_000
+
+export interface UserMemo {
+  readonly logKey: string
+  readonly leaseKey: string
+  /** The hash slot of the user's keys (computed on first use: only a cluster needs it). */
+  slot: number
+  expiredAt: number
+  seenAt: number
+  namedAt: number
+  /** The last path this process wrote to the last-path hash. */
+  lastPath: string
+}
+
+/** A user's share of a batch: what is due, and what the memo becomes once the batch is written. */
+export interface Due { memo: UserMemo, due: number, lastPath: string | null }
+
+export class UserMemory {
+  private readonly memos = new Map<string, UserMemo>()
+
+  /**
+   * @param expireEveryMs how often a log's EXPIRE is refreshed (0: every batch); the script sets
+   *   the TTL to `ttl` plus this interval, so a log still lives at least `ttl` after its last entry.
+   */
+  constructor (private readonly keys: Keys, private readonly expireEveryMs: number, private readonly max = 50_000) {}
+
+  get size (): number { return this.memos.size }
+
+  get (user: string): UserMemo {
+    let memo = this.memos.get(user)
+    if (memo === undefined) {
+      if (this.memos.size >= this.max) this.forgetOldest()
+      memo = {
+        logKey: this.keys.log(user), leaseKey: this.keys.watchLease(user), slot: -1,
+        expiredAt: -Infinity, seenAt: -Infinity, namedAt: -Infinity, lastPath: ''
+      }
+      this.memos.set(user, memo)
+    }
+    return memo
+  }
+
+  slotOf (memo: UserMemo): number {
+    if (memo.slot === -1) memo.slot = calculateSlot(memo.logKey)
+    return memo.slot
+  }
+
+  /** What is due for `user` at `now`; `path` is the batch's last page of the user ('' for none). */
+  due (user: string, now: number, path: string): Due {
+    const memo = this.get(user)
+    let due = 0
+    if (now - memo.expiredAt >= this.expireEveryMs) due |= DUE_EXPIRE
+    if (now - memo.seenAt >= SEEN_EVERY_MS) due |= DUE_SEEN
+    if (now - memo.namedAt >= NAMED_EVERY_MS) due |= DUE_NAMED
+    // A path is resent with the users index too, in case the hash lost it (pruned, erased).
+    const sendPath = path !== '' && (path !== memo.lastPath || (due & DUE_SEEN) !== 0)
+    return { memo, due, lastPath: sendPath ? path : null }
+  }
+
+  /** The batch holding these shares was written: remember it. */
+  written (shares: Due[], now: number): void {
+    for (const { memo, due, lastPath } of shares) {
+      if ((due & DUE_EXPIRE) !== 0) memo.expiredAt = now
+      if ((due & DUE_SEEN) !== 0) memo.seenAt = now
+      if ((due & DUE_NAMED) !== 0) memo.namedAt = now
+      if (lastPath !== null) memo.lastPath = lastPath
+    }
+  }
+
+  /** Forgets everything (after erasing a user, say): the next batches do all the bookkeeping again. */
+  clear (): void { this.memos.clear() }
+
+  private forgetOldest (): void {
+    // Maps iterate in insertion order: drop the first tenth in one go rather than one per insert.
+    let n = Math.ceil(this.max / 10)
+    for (const user of this.memos.keys()) {
+      this.memos.delete(user)
+      if (--n === 0) break
+    }
+  }
+}

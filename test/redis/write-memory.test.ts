@@ -1,0 +1,92 @@
+// The writer's memory of what it wrote recently (src/write/memory.ts): repeated batches skip the
+// bookkeeping Redis already has, and nothing is lost when Redis lost it (an erased user, a key
+// deleted behind the writer's back) or the writer forgot it (another process).
+import t from 'tap'
+import { RedisServer } from '../helpers/redis.js'
+import { buildApp, asUser, asAdmin } from '../helpers/app.js'
+import { Keys, namesMember } from '../../src/shared/keys.js'
+import { UserMemory, DUE_EXPIRE, DUE_NAMED, DUE_SEEN } from '../../src/write/memory.js'
+
+const redis = await RedisServer.start()
+const db = redis.client()
+t.teardown(async () => { db.disconnect(); await redis.stop() })
+t.beforeEach(async () => { await db.flushall() })
+const keys = new Keys('userlog')
+
+async function calls (name: string): Promise<number> {
+  const stats = await db.info('commandstats')
+  return Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+}
+
+t.test('batches within a second skip EXPIRE and the index; the first batch of a user does them', async (t) => {
+  const { app } = await buildApp({ redis: redis.url, ttl: 3600 })
+  t.teardown(() => app.close())
+  const users = Array.from({ length: 40 }, (_, i) => `m${i}`)
+  await db.config('RESETSTAT')
+  await Promise.all(users.map((u) => app.inject({ url: '/hello', headers: asUser(u) })))
+  await app.userlog.flush()
+  t.ok(await calls('expire') >= 40, 'first batch: one EXPIRE per new log')
+  const zaddFirst = await calls('zadd')
+  t.ok(zaddFirst >= 2 && zaddFirst <= 4, `first batch: the users and names indexes in one ZADD each (${zaddFirst})`)
+  for (const u of users) t.equal(await db.zscore(keys.namesIndex, namesMember(u)), '0', `${u} is searchable`)
+
+  await db.config('RESETSTAT')
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(users.map((u) => app.inject({ url: `/items/${round}`, headers: asUser(u) })))
+    await app.userlog.flush()
+  }
+  // (The report's counter keys still get their EXPIRE once a batch: that is per key, not per user.)
+  const expires = await calls('expire')
+  t.ok(expires < users.length, `no EXPIRE of a log while its TTL is fresh (${expires} EXPIREs in 5 batches of 40 users)`)
+  t.equal(await calls('zadd'), 0, 'no index write within a second of the last')
+  t.equal(await calls('lpush'), 5 * 40, 'one LPUSH per user and batch, nothing else per user')
+  const hsets = await calls('hset')
+  t.ok(hsets < users.length, `the changed last paths of a batch in one HSET (${hsets} HSETs in 5 batches of 40 users)`)
+  const active = await db.hget(keys.lastPath, 'm3')
+  t.equal(active, '/items/4', 'the last path is current')
+  for (const u of users) t.equal(await db.llen(keys.log(u)), 6)
+})
+
+t.test('a log Redis lost (erased, deleted) is re-expired and re-indexed by the next write', async (t) => {
+  const { app } = await buildApp({ redis: redis.url, ttl: 3600 })
+  t.teardown(() => app.close())
+  await app.inject({ url: '/hello', headers: asUser('erin') })
+  await app.userlog.flush()
+  const erased = await app.inject({ method: 'DELETE', url: '/userlog/api/users/erin', headers: asAdmin })
+  t.equal(erased.statusCode, 204)
+  t.equal(await db.exists(keys.log('erin')), 0)
+  t.equal(await db.zscore(keys.usersIndex, 'erin'), null)
+  // Within the second the writer would otherwise skip the index.
+  await app.inject({ url: '/after', headers: asUser('erin') })
+  await app.userlog.flush()
+  t.equal(await db.llen(keys.log('erin')), 1)
+  const ttl = await db.ttl(keys.log('erin'))
+  t.ok(ttl > 3500, `the new log expires (ttl ${ttl})`)
+  t.not(await db.zscore(keys.usersIndex, 'erin'), null, 'back in the users index')
+  t.equal(await db.zscore(keys.namesIndex, namesMember('erin')), '0', 'back in the names index')
+
+  // A key deleted behind the writer's back (FLUSHALL, another tool): the same.
+  await db.flushall()
+  await app.inject({ url: '/again', headers: asUser('erin') })
+  await app.userlog.flush()
+  t.ok(await db.ttl(keys.log('erin')) > 3500)
+  t.not(await db.zscore(keys.usersIndex, 'erin'), null)
+})
+
+t.test('the memory: what is due, when, and bounded', async (t) => {
+  const memory = new UserMemory(keys, 60_000, 100)
+  const first = memory.due('ann', 1_000_000, '/a')
+  t.equal(first.due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a user never written: everything is due')
+  t.equal(first.lastPath, '/a')
+  memory.written([first], 1_000_000)
+  t.same(memory.due('ann', 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null }, 'half a second later: nothing')
+  t.equal(memory.due('ann', 1_000_500, '/b').lastPath, '/b', 'a changed path is sent')
+  t.equal(memory.due('ann', 1_001_000, '/a').due, DUE_SEEN, 'a second later: the users index (and the path with it)')
+  t.equal(memory.due('ann', 1_001_000, '/a').lastPath, '/a')
+  t.equal(memory.due('ann', 1_060_000, '/a').due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a minute later: everything')
+  const unwritten = memory.due('bob', 1_000_000, '')
+  t.equal(memory.due('bob', 1_000_001, '').due, unwritten.due, 'a batch that failed changes nothing')
+  for (let i = 0; i < 250; i++) memory.get(`u${i}`)
+  t.ok(memory.size <= 100, `bounded (${memory.size} users remembered)`)
+  t.equal(memory.get('u249').logKey, keys.log('u249'))
+})
