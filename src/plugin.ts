@@ -39,7 +39,9 @@ async function routes (app: FastifyInstance, options: PluginContext & { prefix?:
   const { prefix: _prefix, ...ctx } = options
   const { settings } = ctx
   // The plugin's own Ajv: report every bad field, never coerce types, never strip properties.
-  const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: true })
+  const ajv = new Ajv({
+    allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: true
+  })
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
   installErrorHandling(app)
   app.addHook('onSend', async (_req, reply, payload) => {

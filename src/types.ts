@@ -46,7 +46,10 @@ export interface UserlogOptions {
   maxEntries?: number
   /** Seconds a user's log lives after their last entry. @default 86400 */
   ttl?: number
-  /** Paths not logged: a string matches that path or a sub-path at a `/` boundary; a RegExp is tested on the path. @default [routePrefix, '/favicon.ico'] */
+  /**
+   * Paths not logged: a string matches that path or a sub-path at a `/` boundary; a RegExp is
+   * tested on the path. @default [routePrefix, '/favicon.ico']
+   */
   ignore?: Array<string | RegExp>
   /** Query parameters whose values are replaced by `REDACTED` (case-insensitive). */
   redactQuery?: string[]
@@ -60,7 +63,10 @@ export interface UserlogOptions {
   allowedOrigins?: string[]
   /** IANA time zone in which report days start and end. @default 'UTC' */
   timeZone?: string
-  /** Entries held in process while Redis is slow or down; beyond it new entries are dropped and counted. @default 10000 */
+  /**
+   * Entries held in process while Redis is slow or down; beyond it new entries are dropped and
+   * counted. @default 10000
+   */
   maxBuffer?: number
   /** HMAC key for anonymized exports (required to offer them). */
   anonymizeSecret?: string

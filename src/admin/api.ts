@@ -54,7 +54,9 @@ export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promi
   })
 
   app.get<{ Querystring: { limit?: string } }>('/api/logs/*', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: countSchema(100_000) } } },
+    schema: {
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: countSchema(100_000) } }
+    },
     // `/api/logs/<user>/export` lands here too: it is the export (src/report/export.ts), which
     // validates its own query string, so it is answered before this route's validation.
     preValidation: async (req, reply) => {

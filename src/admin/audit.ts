@@ -11,7 +11,10 @@ export interface AuditEntry { t: number, admin: string | null, action: AuditActi
 
 /** Audit entries kept (the oldest are trimmed). */
 export const AUDIT_CAP = 1000
-/** The same admin viewing the same user again within this long is one audit row, not several (the page reads a log and its sessions together). */
+/**
+ * The same admin viewing the same user again within this long is one audit row, not several (the
+ * page reads a log and its sessions together).
+ */
 export const VIEW_COALESCE_MS = 5000
 
 export class AuditLog {

@@ -14,7 +14,8 @@ export async function adminPage (app: FastifyInstance, { settings }: { settings:
     const live = new URL(realtimeUrlFor(settings, req))
     reply.header('Content-Security-Policy', [
       "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-      `connect-src 'self' ${live.protocol}//${live.host}`, "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"
+      `connect-src 'self' ${live.protocol}//${live.host}`,
+      "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"
     ].join('; '))
     reply.header('X-Frame-Options', 'DENY')
     return payload

@@ -24,7 +24,10 @@ export async function sessionsApi (app: FastifyInstance, ctx: PluginContext): Pr
     if (user === null) { reply.callNotFound(); return reply }
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit)
     if (limit < 1 || limit > MAX_SESSIONS_LISTED) {
-      return await reply.code(400).send({ error: 'Bad Request', message: `querystring/limit must be from 1 to ${MAX_SESSIONS_LISTED}` })
+      return await reply.code(400).send({
+        error: 'Bad Request',
+        message: `querystring/limit must be from 1 to ${MAX_SESSIONS_LISTED}`
+      })
     }
     const sessions = await readSessions(client, keys, user, limit)
     await audit.record(req, 'view', user)

@@ -40,7 +40,9 @@ export class Store {
   /** Users seen in the last `minutes`, with the last path each visited. */
   async activeUsers (minutes: number, limit: number): Promise<ActiveUser[]> {
     const since = Date.now() - minutes * 60_000
-    const flat = await this.client.zrevrangebyscore(this.keys.usersIndex, '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit)
+    const flat = await this.client.zrevrangebyscore(
+      this.keys.usersIndex, '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit
+    )
     const users: UserSeen[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ user: flat[i] as string, lastSeen: Number(flat[i + 1]) })
     if (users.length === 0) return []

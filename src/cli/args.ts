@@ -106,7 +106,13 @@ const SPECS = {
     prefix: { type: 'string' },
     'log-level': { type: 'string' }
   },
-  tail: { ...COMMON, all: { type: 'boolean' }, redis: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } }
+  tail: {
+    ...COMMON,
+    all: { type: 'boolean' },
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    json: { type: 'boolean' }
+  }
 } satisfies Record<string, Spec>
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -119,7 +125,8 @@ function parse (args: string[], spec: Spec, topic: 'main' | 'realtime' | 'tail')
   try {
     ({ tokens } = parseArgs({ args, options: spec, allowPositionals: true, strict: false, tokens: true }))
   } catch (err) {
-    throw new UsageError(`${topic === 'main' ? 'userlog' : `userlog ${topic}`}: ${err instanceof Error ? err.message : String(err)}`, topic)
+    const command = topic === 'main' ? 'userlog' : `userlog ${topic}`
+    throw new UsageError(`${command}: ${err instanceof Error ? err.message : String(err)}`, topic)
   }
   const values = new Map<string, string[] | true>()
   const positionals: string[] = []
@@ -140,10 +147,14 @@ function parse (args: string[], spec: Spec, topic: 'main' | 'realtime' | 'tail')
     if (token.value === undefined) throw new UsageError(`${where}: option ${token.rawName} needs a value`, topic)
     // `--host --port 1` is a forgotten value, not a host named "--port" (write --host=-x for that).
     if (token.inlineValue === false && token.value.startsWith('-')) {
-      throw new UsageError(`${where}: option ${token.rawName} needs a value (got the option ${printable(token.value)})`, topic)
+      throw new UsageError(
+        `${where}: option ${token.rawName} needs a value (got the option ${printable(token.value)})`, topic
+      )
     }
     const prev = values.get(token.name)
-    if (prev !== undefined && def.multiple !== true) throw new UsageError(`${where}: option --${token.name} given twice`, topic)
+    if (prev !== undefined && def.multiple !== true) {
+      throw new UsageError(`${where}: option --${token.name} given twice`, topic)
+    }
     values.set(token.name, Array.isArray(prev) ? [...prev, token.value] : [token.value])
   }
   return { values, positionals }
@@ -170,18 +181,24 @@ function redisUrl (p: Parsed, env: Record<string, string | undefined>, topic: 'r
 
 function prefixOf (p: Parsed, topic: 'realtime' | 'tail'): string {
   const v = one(p, 'prefix') ?? 'userlog'
-  if (!PREFIX.test(v)) throw new UsageError(`userlog ${topic}: --prefix must be ${PREFIX_EXPECTED} (got ${printable(v)})`, topic)
+  if (!PREFIX.test(v)) {
+    throw new UsageError(`userlog ${topic}: --prefix must be ${PREFIX_EXPECTED} (got ${printable(v)})`, topic)
+  }
   return v
 }
 
 function realtime (args: string[], env: Record<string, string | undefined>): Command {
   const p = parse(args, SPECS.realtime, 'realtime')
   if (p.values.has('help')) return { command: 'help', topic: 'realtime' }
-  if (p.positionals.length > 0) throw new UsageError(`userlog realtime: unexpected argument ${printable(p.positionals[0] as string)}`, 'realtime')
+  if (p.positionals.length > 0) {
+    throw new UsageError(`userlog realtime: unexpected argument ${printable(p.positionals[0] as string)}`, 'realtime')
+  }
 
   const portText = one(p, 'port') ?? '8080'
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new UsageError(`userlog realtime: --port must be a number from 0 to 65535 (got ${printable(portText)})`, 'realtime')
+    throw new UsageError(
+      `userlog realtime: --port must be a number from 0 to 65535 (got ${printable(portText)})`, 'realtime'
+    )
   }
   const host = one(p, 'host') ?? '127.0.0.1'
   if (!/^[A-Za-z0-9.:[\]%_-]{1,255}$/.test(host)) throw new UsageError(`userlog realtime: --host must be a host name or address (got ${printable(host)})`, 'realtime')
@@ -206,7 +223,9 @@ function realtime (args: string[], env: Record<string, string | undefined>): Com
 
   const logLevel = one(p, 'log-level') ?? env.LOG_LEVEL ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new UsageError(`userlog realtime: --log-level must be one of ${LOG_LEVELS.join(', ')} (got ${printable(logLevel)})`, 'realtime')
+    throw new UsageError(
+      `userlog realtime: --log-level must be one of ${LOG_LEVELS.join(', ')} (got ${printable(logLevel)})`, 'realtime'
+    )
   }
 
   return {
@@ -225,13 +244,21 @@ function tail (args: string[], env: Record<string, string | undefined>): Command
   const p = parse(args, SPECS.tail, 'tail')
   if (p.values.has('help')) return { command: 'help', topic: 'tail' }
   const all = p.values.has('all')
-  if (p.positionals.length > 1) throw new UsageError(`userlog tail: one user at a time (got ${p.positionals.length} arguments)`, 'tail')
+  if (p.positionals.length > 1) {
+    throw new UsageError(`userlog tail: one user at a time (got ${p.positionals.length} arguments)`, 'tail')
+  }
   const user = p.positionals[0]
   if (all && user !== undefined) throw new UsageError('userlog tail: give a user or --all, not both', 'tail')
   if (!all && user === undefined) throw new UsageError('userlog tail: which user? (or --all for everyone)', 'tail')
   if (user === '') throw new UsageError('userlog tail: the user name is empty', 'tail')
   if (user === '*') throw new UsageError('userlog tail: "*" is not a user here; use --all to follow everyone', 'tail')
-  return { command: 'tail', user: all ? null : user as string, redis: redisUrl(p, env, 'tail'), prefix: prefixOf(p, 'tail'), json: p.values.has('json') }
+  return {
+    command: 'tail',
+    user: all ? null : user as string,
+    redis: redisUrl(p, env, 'tail'),
+    prefix: prefixOf(p, 'tail'),
+    json: p.values.has('json')
+  }
 }
 
 /**
@@ -251,6 +278,8 @@ export function parseCli (argv: readonly string[], env: Record<string, string | 
   const p = parse([...argv], SPECS.main, 'main')
   if (p.values.has('help')) return { command: 'help', topic: 'main' }
   if (p.values.has('version')) return { command: 'version' }
-  if (p.positionals.length > 0) throw new UsageError(`userlog: unknown command ${printable(p.positionals[0] as string)} (commands: realtime, tail)`)
+  if (p.positionals.length > 0) {
+    throw new UsageError(`userlog: unknown command ${printable(p.positionals[0] as string)} (commands: realtime, tail)`)
+  }
   throw new UsageError('userlog: which command? (realtime or tail)')
 }

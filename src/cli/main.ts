@@ -25,7 +25,8 @@ function stopOnSignals (running: Running): void {
     running.close().then(() => {
       process.exit(0)
     }, (err: unknown) => {
-      io.err(`userlog ${running.command}: error while shutting down: ${err instanceof Error ? err.message : String(err)}`)
+      const message = err instanceof Error ? err.message : String(err)
+      io.err(`userlog ${running.command}: error while shutting down: ${message}`)
       process.exit(1)
     })
   }

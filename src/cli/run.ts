@@ -15,7 +15,8 @@ export interface Running {
 
 export function version (): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8')
+    const pkg = JSON.parse(text) as { version?: unknown }
     return typeof pkg.version === 'string' ? pkg.version : 'unknown'
   } catch {
     return 'unknown'
@@ -23,7 +24,9 @@ export function version (): string {
 }
 
 /** Runs `userlog <argv>`: resolves with an exit code, or with a running server / tail. */
-export async function runCli (argv: readonly string[], env: Record<string, string | undefined>, io: Output): Promise<number | Running> {
+export async function runCli (
+  argv: readonly string[], env: Record<string, string | undefined>, io: Output
+): Promise<number | Running> {
   let cmd
   try {
     cmd = parseCli(argv, env)

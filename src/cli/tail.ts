@@ -19,7 +19,9 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u206
 /** Makes untrusted text safe to print on a terminal: control characters become \u escapes. */
 export function safeText (value: unknown, max = 2048): string {
   if (value === undefined || value === null || value === '') return '-'
-  let s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)
+  let s = typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)
   if (s.length > max) s = s.slice(0, max) + '…'
   return s.replace(UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
 }
@@ -33,10 +35,16 @@ function time (t: unknown): string {
 /** One line per entry: time, user, kind, method, status, path, ms. Every field is untrusted. */
 export function formatEntry (e: LiveEntry): string {
   const ms = typeof e.ms === 'number' && Number.isFinite(e.ms) ? `${e.ms}ms` : '-'
-  return [time(e.t), safeText(e.user, 200), safeText(e.kind, 40), safeText(e.method, 20), safeText(e.status, 10), safeText(e.path), ms].join('  ')
+  return [
+    time(e.t), safeText(e.user, 200), safeText(e.kind, 40), safeText(e.method, 20), safeText(e.status, 10),
+    safeText(e.path), ms
+  ].join('  ')
 }
 
-/** The same entry as one JSON line; JSON escapes C0 controls, the rest of UNSAFE is escaped here (only strings can hold them). */
+/**
+ * The same entry as one JSON line; JSON escapes C0 controls, the rest of UNSAFE is escaped here
+ * (only strings can hold them).
+ */
 export function formatJson (e: LiveEntry): string {
   return JSON.stringify(e).replace(UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
 }
@@ -62,7 +70,9 @@ export async function startTail (cmd: TailCommand, io: Output): Promise<Tail> {
   const watcher = hub.watch(cmd.user, {
     backlog: print,
     entries: print,
-    status: (up) => io.err(up ? 'userlog tail: Redis is back; catching up' : 'userlog tail: Redis is unreachable; waiting…'),
+    status: (up) => io.err(up
+      ? 'userlog tail: Redis is back; catching up'
+      : 'userlog tail: Redis is unreachable; waiting…'),
     dropped: (n) => io.err(`userlog tail: ${n} entries skipped`)
   })
   return {

@@ -63,7 +63,9 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
   app.addContentTypeParser(['application/json', 'text/plain'], parserOptions, (req, body: string, done) => {
     void parseJson(req, body, (err, value) => {
       if (err === null) return done(null, value)
-      const message = body.length === 0 ? 'body is empty: send an event or an array of events as JSON' : 'body is not valid JSON'
+      const message = body.length === 0
+        ? 'body is empty: send an event or an array of events as JSON'
+        : 'body is not valid JSON'
       done(badRequest(message), undefined)
     })
   })

@@ -8,7 +8,9 @@ export const EVENT_TYPES = ['pageview', 'heartbeat', 'interaction', 'session_end
 export type EventType = typeof EVENT_TYPES[number]
 
 /** Interaction events the tracker and the report know; any other name matching EVENT_NAME is a custom event. */
-export const KNOWN_INTERACTIONS = ['click', 'scroll', 'mouse_over', 'mouse_out', 'key_press', 'form_submit', 'input_change', 'focus', 'blur'] as const
+export const KNOWN_INTERACTIONS = [
+  'click', 'scroll', 'mouse_over', 'mouse_out', 'key_press', 'form_submit', 'input_change', 'focus', 'blur'
+] as const
 
 export const MAX_BATCH = 50
 export const MAX_BODY = 16 * 1024
@@ -19,7 +21,9 @@ export const MAX_METADATA_KEY = 64
 export const MAX_METADATA_STRING = 500
 export const EVENT_NAME = '^[a-z][a-z0-9_]{0,39}$'
 /** ISO-8601 date-time with seconds optional and a zone required (Z or ±hh:mm). */
-export const ISO_DATE = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'
+export const ISO_DATE = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])' +
+  'T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?' +
+  '(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'
 
 /** One event as posted (after validation). */
 export interface ClientEvent {
@@ -48,7 +52,9 @@ const eventSchema = {
       maxProperties: MAX_METADATA_KEYS,
       propertyNames: { maxLength: MAX_METADATA_KEY },
       additionalProperties: {
-        anyOf: [{ type: 'string', maxLength: MAX_METADATA_STRING }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }]
+        anyOf: [
+          { type: 'string', maxLength: MAX_METADATA_STRING }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }
+        ]
       }
     }
   },

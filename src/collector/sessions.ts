@@ -126,7 +126,9 @@ export function summarize (hash: Record<string, string>, now: number): SessionSu
 }
 
 /** The user's sessions, newest first. */
-export async function readSessions (client: RedisLike, keys: Keys, user: string, limit: number, now = Date.now()): Promise<SessionSummary[]> {
+export async function readSessions (
+  client: RedisLike, keys: Keys, user: string, limit: number, now = Date.now()
+): Promise<SessionSummary[]> {
   const hash = await client.hgetall(keys.sessions(user))
   return summarize(hash, now).slice(0, limit)
 }

@@ -142,7 +142,9 @@ export class Hub {
     } else {
       this.sub = new NodeSubscriber((this.cmd as Redis).duplicate(subscriberOptions()))
     }
-    if (this.ownsCmd) this.cmd.on('error', (err: Error) => this.log.debug({ err }, 'userlog realtime: Redis command connection error'))
+    if (this.ownsCmd) {
+      this.cmd.on('error', (err: Error) => this.log.debug({ err }, 'userlog realtime: Redis command connection error'))
+    }
     this.sub.on('error', (err: Error) => {
       this.lastError = err
       this.log.debug({ err }, 'userlog realtime: Redis subscriber error')
@@ -220,7 +222,9 @@ export class Hub {
       await Promise.all(chs.map(async (ch) => await this.cmd.set(leaseOf(ch), '1', 'PX', WATCH_LEASE_MS)))
       return
     }
-    const results = await (this.cmd as Redis).pipeline(chs.map((ch) => ['set', leaseOf(ch), '1', 'PX', WATCH_LEASE_MS])).exec()
+    const results = await (this.cmd as Redis)
+      .pipeline(chs.map((ch) => ['set', leaseOf(ch), '1', 'PX', WATCH_LEASE_MS]))
+      .exec()
     const failed = results?.find(([err]) => err !== null)
     if (failed !== undefined) throw failed[0] as Error
   }
@@ -272,7 +276,10 @@ export class Hub {
 
   /** Resolves once both connections are ready, or after `ms` (false) without failing. */
   async ready (ms: number): Promise<boolean> {
-    const [a, b] = await Promise.all([this.cmd.status === 'wait' ? true : whenReady(this.cmd, ms), this.sub.whenReady(ms)])
+    const [a, b] = await Promise.all([
+      this.cmd.status === 'wait' ? true : whenReady(this.cmd, ms),
+      this.sub.whenReady(ms)
+    ])
     return a && b
   }
 
@@ -284,7 +291,8 @@ export class Hub {
   private async command<T> (run: () => Promise<T>): Promise<T> {
     const started = Date.now()
     // 'wait' is a caller's lazyConnect client that has not connected yet: a command connects it.
-    if (this.cmd.status !== 'ready' && this.cmd.status !== 'wait' && !await whenReady(this.cmd, this.commandTimeoutMs)) {
+    if (this.cmd.status !== 'ready' && this.cmd.status !== 'wait' &&
+      !await whenReady(this.cmd, this.commandTimeoutMs)) {
       throw new CommandTimeout(this.commandTimeoutMs)
     }
     const left = Math.max(1, this.commandTimeoutMs - (Date.now() - started))
@@ -370,7 +378,8 @@ export class Hub {
       } catch (err) {
         if (err instanceof Error && err.name === 'ReplyError') {
           // Redis answered with an error (say the key is not a list): retrying would not help.
-          this.log.warn({ err, userlog: { user: ch.user } }, 'userlog realtime: the log could not be read; streaming without a backlog')
+          this.log.warn({ err, userlog: { user: ch.user } },
+            'userlog realtime: the log could not be read; streaming without a backlog')
           break
         }
         if (!this.commandErrorLogged) {
@@ -419,7 +428,9 @@ export class Hub {
     const frame: LiveFrame = {
       entries,
       // The payload is a JSON array of entries that just parsed: it is relayed as is, not re-serialized.
-      data: () => (data ??= Buffer.from(clean ? `{"type":"entries","entries":${payload}}` : JSON.stringify({ type: 'entries', entries })))
+      data: () => (data ??= Buffer.from(clean
+        ? `{"type":"entries","entries":${payload}}`
+        : JSON.stringify({ type: 'entries', entries })))
     }
     for (const v of ch.viewers) {
       if (v.state === 'live') {
@@ -489,7 +500,8 @@ export class Hub {
         this.updateState()
       }
       if (this.missedPings >= 3) {
-        this.log.warn({ userlog: { missedPings: this.missedPings } }, 'userlog realtime: Redis does not answer PING; reconnecting')
+        this.log.warn({ userlog: { missedPings: this.missedPings } },
+          'userlog realtime: Redis does not answer PING; reconnecting')
         this.sub.reconnect()
       }
       return
@@ -514,8 +526,12 @@ export class Hub {
     const up = this.redisUp
     if (up === this.announcedUp) return
     this.announcedUp = up
-    if (up) this.log.info({}, 'userlog realtime: Redis is back; resyncing live streams')
-    else this.log.warn({ err: this.lastError ?? undefined }, 'userlog realtime: Redis is unreachable; viewers are told and kept')
+    if (up) {
+      this.log.info({}, 'userlog realtime: Redis is back; resyncing live streams')
+    } else {
+      this.log.warn({ err: this.lastError ?? undefined },
+        'userlog realtime: Redis is unreachable; viewers are told and kept')
+    }
     for (const v of this.viewers) if (v.open) v.status(up)
     if (!up) return
     const waiters = this.upWaiters
@@ -523,7 +539,9 @@ export class Hub {
     for (const w of waiters) w()
     for (const ch of this.channels.values()) {
       const live = [...ch.viewers].filter((v) => v.state === 'live')
-      if (live.length > 0) this.sync(ch, live, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
+      if (live.length > 0) {
+        this.sync(ch, live, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
+      }
     }
   }
 }

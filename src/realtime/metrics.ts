@@ -20,12 +20,16 @@ export class RealtimeMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
       for (const [labels, v] of values) lines.push(`${name}${labels} ${v}`)
     }
-    metric('userlog_realtime_connections', 'gauge', 'Open WebSocket connections, streaming or not yet authenticated.', [['', this.connections]])
+    metric('userlog_realtime_connections', 'gauge', 'Open WebSocket connections, streaming or not yet authenticated.',
+      [['', this.connections]])
     metric('userlog_realtime_viewers', 'gauge', 'Viewers currently streaming.', [['', hub.viewers]])
     metric('userlog_realtime_channels', 'gauge', 'Redis channels currently subscribed.', [['', hub.channels]])
-    metric('userlog_realtime_entries_delivered_total', 'counter', 'Entries sent to viewers (once per viewer).', [['', hub.delivered]])
-    metric('userlog_realtime_entries_dropped_total', 'counter', 'Entries skipped for viewers that could not keep up.', [['', hub.dropped]])
-    metric('userlog_realtime_redis_up', 'gauge', '1 while the subscriber is connected, subscribed and answering PING.', [['', hub.redisUp ? 1 : 0]])
+    metric('userlog_realtime_entries_delivered_total', 'counter', 'Entries sent to viewers (once per viewer).',
+      [['', hub.delivered]])
+    metric('userlog_realtime_entries_dropped_total', 'counter', 'Entries skipped for viewers that could not keep up.',
+      [['', hub.dropped]])
+    metric('userlog_realtime_redis_up', 'gauge', '1 while the subscriber is connected, subscribed and answering PING.',
+      [['', hub.redisUp ? 1 : 0]])
     metric('userlog_realtime_connections_refused_total', 'counter', 'WebSocket connections refused, by reason.',
       REFUSED_REASONS.map((r) => [`{reason="${r}"}`, this.refused[r]]))
     metric('userlog_realtime_viewers_closed_total', 'counter', 'Viewers closed by the server, by reason.',

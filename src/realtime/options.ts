@@ -44,7 +44,9 @@ function redisOption (r: OptionReader): string | Redis | Cluster {
   }
   if (!isRedisInstance(v)) throw r.error('redis', expected, v)
   const keyPrefix = keyPrefixOf(v)
-  if (keyPrefix !== undefined) throw r.error('redis', 'a client without keyPrefix (use the "prefix" option instead)', keyPrefix)
+  if (keyPrefix !== undefined) {
+    throw r.error('redis', 'a client without keyPrefix (use the "prefix" option instead)', keyPrefix)
+  }
   return v
 }
 

@@ -63,9 +63,15 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
   const viewers = new Set<WsViewer>()
   const sockets = new Set<WebSocket>()
 
-  const stats = (): RealtimeStats => ({ ...hub.stats(), connections: metrics.connections, refused: { ...metrics.refused } })
+  const stats = (): RealtimeStats => ({
+    ...hub.stats(), connections: metrics.connections, refused: { ...metrics.refused }
+  })
   const describeViewers = (): ViewerInfo[] => [...viewers].map((v) => ({
-    user: v.user ?? '*', queuedBytes: v.ws.bufferedAmount, peakQueuedBytes: v.peakBuffered, skipped: v.skipped, stuck: v.stuckSince !== null
+    user: v.user ?? '*',
+    queuedBytes: v.ws.bufferedAmount,
+    peakQueuedBytes: v.peakBuffered,
+    skipped: v.skipped,
+    stuck: v.stuckSince !== null
   }))
   fastify.decorate('userlogRealtime', { hub, settings, stats, viewers: describeViewers })
   // On the plugin's own level, so the connections are closed even if registering the routes fails.
@@ -87,7 +93,8 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
     for (const v of viewers) {
       if (v.stuckSince !== null && v.check(now)) {
         metrics.closed.slow++
-        log.warn({ userlog: { user: v.user ?? '*', stuckMs: settings.stuckMs } }, 'userlog realtime: closed a viewer that stopped reading (1013)')
+        log.warn({ userlog: { user: v.user ?? '*', stuckMs: settings.stuckMs } },
+          'userlog realtime: closed a viewer that stopped reading (1013)')
       }
     }
   }, Math.max(10, Math.min(1000, Math.floor(settings.stuckMs / 4))))

@@ -196,7 +196,9 @@ export class ClusterSubscriber extends EventEmitter implements Subscriber {
     await Promise.all([...bySlot.values()].map(async (list) => {
       const key = this.owner(list[0] as string)
       const conn = key === null ? undefined : this.nodes.get(key)
-      if (key === null || conn === undefined) throw new Error(`no connected master owns the slot of ${list[0] as string}`)
+      if (key === null || conn === undefined) {
+        throw new Error(`no connected master owns the slot of ${list[0] as string}`)
+      }
       try {
         await conn.ssubscribe(...list)
       } catch (err) {

@@ -73,7 +73,10 @@ export class WsViewer extends Viewer {
     if (this.ws.bufferedAmount < this.limits.maxBufferedBytes) this.flushSkipped()
   }
 
-  /** Periodic check: tells a drained viewer what it missed, closes one stuck for `stuckMs`. Returns true if it closed it. */
+  /**
+   * Periodic check: tells a drained viewer what it missed, closes one stuck for `stuckMs`. Returns
+   * true if it closed it.
+   */
   check (now: number): boolean {
     if (!this.open || this.stuckSince === null) return false
     if (this.ws.bufferedAmount < this.limits.maxBufferedBytes) {

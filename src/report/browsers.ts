@@ -16,7 +16,9 @@
 // Parsing runs once per distinct User-Agent: a bounded cache (first in, first out) keeps the last
 // CACHE_SIZE answers, so a flood of forged User-Agents costs regexps, never memory.
 
-export const BROWSER_FAMILIES = ['Bot', 'Edge', 'Opera', 'Samsung Internet', 'Chrome', 'Firefox', 'Safari', 'Other'] as const
+export const BROWSER_FAMILIES = [
+  'Bot', 'Edge', 'Opera', 'Samsung Internet', 'Chrome', 'Firefox', 'Safari', 'Other'
+] as const
 export type BrowserFamily = typeof BROWSER_FAMILIES[number]
 
 const PATTERNS: ReadonlyArray<RegExp> = [

@@ -185,7 +185,9 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
   }
 
   /** +1 to a field of one of the day's capped hashes. */
-  function capped (ops: BatchOps, d: DayBatch, handles: Map<string, Capped>, key: string, field: string, cap: number, bit: number): void {
+  function capped (
+    ops: BatchOps, d: DayBatch, handles: Map<string, Capped>, key: string, field: string, cap: number, bit: number
+  ): void {
     const handle = handles.get(field)
     if (handle !== undefined) {
       handle[2]++

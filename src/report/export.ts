@@ -35,7 +35,9 @@ export function exportOptions (query: unknown, secret: string | null): ExportOpt
   const q = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>
   const errors: string[] = []
   for (const name of Object.keys(q)) {
-    if (name !== 'format' && name !== 'anonymize') errors.push(`querystring must NOT have additional properties (${name})`)
+    if (name !== 'format' && name !== 'anonymize') {
+      errors.push(`querystring must NOT have additional properties (${name})`)
+    }
   }
   const format = q.format ?? 'csv'
   if (format !== 'csv' && format !== 'ndjson') errors.push('querystring/format must be csv or ndjson')
@@ -87,8 +89,11 @@ export function makeExports (ctx: PluginContext) {
   const clock = new DayClock(settings.timeZone)
   const client = store.client
 
-  function start (reply: FastifyReply, options: ExportOptions, name: string, body: AsyncIterable<string>): FastifyReply {
-    const filename = `userlog-${name}-${clock.dayOf(Date.now())}${options.anonymize ? '-anonymized' : ''}.${options.format}`
+  function start (
+    reply: FastifyReply, options: ExportOptions, name: string, body: AsyncIterable<string>
+  ): FastifyReply {
+    const suffix = options.anonymize ? '-anonymized' : ''
+    const filename = `userlog-${name}-${clock.dayOf(Date.now())}${suffix}.${options.format}`
     return reply
       .type(CONTENT_TYPES[options.format])
       .header('Content-Disposition', `attachment; filename="${filename}"`)

@@ -94,7 +94,9 @@ const num = (v: string | undefined): number => {
   return Number.isFinite(n) ? n : 0
 }
 
-export async function buildReport (client: RedisLike, keys: Keys, clock: DayClock, n: number, now = Date.now()): Promise<Report> {
+export async function buildReport (
+  client: RedisLike, keys: Keys, clock: DayClock, n: number, now = Date.now()
+): Promise<Report> {
   const dates = daysEndingWith(clock.dayOf(now), n)
   const perDay: DayKeys[] = dates.map((day) => dayKeys(keys, day))
   const pipe = client.pipeline()
@@ -114,7 +116,8 @@ export async function buildReport (client: RedisLike, keys: Keys, clock: DayCloc
   let r = 0
   const next = <T>(): T => results[r++] as T
   const summary: Report['summary'] = {
-    requests: 0, pageviews: 0, interactions: 0, sessionsEnded: 0, avgSessionSeconds: 0, users: 0, sessions: 0, first: null, last: null
+    requests: 0, pageviews: 0, interactions: 0, sessionsEnded: 0, avgSessionSeconds: 0,
+    users: 0, sessions: 0, first: null, last: null
   }
   let seconds = 0
   const days = dates.map((date): DayReport => {
@@ -164,5 +167,7 @@ export async function buildReport (client: RedisLike, keys: Keys, clock: DayCloc
     .map((name, i) => ({ name, count: counts[i] as number, percent: shares[i] as number }))
     .filter((b) => b.count > 0)
     .sort((a, b) => b.count - a.count)
-  return { timeZone: clock.timeZone, from: dates[0] as string, to: dates[dates.length - 1] as string, days, browsers, summary }
+  return {
+    timeZone: clock.timeZone, from: dates[0] as string, to: dates[dates.length - 1] as string, days, browsers, summary
+  }
 }

@@ -48,7 +48,9 @@ export function countSchema (max: number): { type: 'string', pattern: string } {
   return { type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` }
 }
 
-export function sendError (statusCode: number, message: string): { statusCode: number, body: { error: string, message: string } } {
+export function sendError (
+  statusCode: number, message: string
+): { statusCode: number, body: { error: string, message: string } } {
   return { statusCode, body: { error: STATUS_CODES[statusCode] ?? 'Error', message } }
 }
 

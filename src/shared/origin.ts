@@ -28,7 +28,9 @@ export function originRefusal (origin: string, host: string | undefined, allowed
   // Parsed with the Origin's scheme, so a default port is dropped on both sides alike.
   try { own = new URL(`${u.protocol}//${host}`).host } catch { return 'malformed Host header' }
   if (own === u.host) return null
-  return allowed.size > 0 ? 'Origin not in the allow-list' : 'cross-origin page and no allow-list (only same-host pages may)'
+  return allowed.size > 0
+    ? 'Origin not in the allow-list'
+    : 'cross-origin page and no allow-list (only same-host pages may)'
 }
 
 export type OriginCheck = (req: FastifyRequest) => string | null

@@ -150,7 +150,10 @@ export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): C
 
 export interface OwnedClient { client: RedisLike, owned: boolean }
 
-/** Uses the caller's client as is, or creates one from a URL, a seed list or options (then owned: the caller closes it). */
+/**
+ * Uses the caller's client as is, or creates one from a URL, a seed list or options (then owned:
+ * the caller closes it).
+ */
 export function createClient (redis: string | RedisOptions | RedisLike, tuning: ConnectionTuning): OwnedClient {
   if (isRedisInstance(redis)) return { client: redis, owned: false }
   const seeds = typeof redis === 'string' ? parseSeeds(redis) : null
