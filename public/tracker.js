@@ -34,7 +34,10 @@
     return cut(location.pathname + location.search, 2048)
   }
 
-  /** A referrer of this origin becomes a path; another site's stays a URL (browsers cut those to the origin by default). */
+  /**
+   * A referrer of this origin becomes a path; another site's stays a URL (browsers cut those to
+   * the origin by default).
+   */
   function referrerOf (url) {
     if (!url) return ''
     try {

@@ -12,7 +12,10 @@ const XSS_PATH = '/<script>alert(1)</script>'
 /** Sends a request with a raw, unencoded path, as a hostile client could. */
 async function rawGet (port: number, path: string, user: string): Promise<number> {
   return await new Promise((resolve, reject) => {
-    const req = request({ port, path, headers: asUser(user), insecureHTTPParser: true }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    const req = request({ port, path, headers: asUser(user), insecureHTTPParser: true }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
     req.on('error', reject)
     req.end()
   })
@@ -44,18 +47,23 @@ t.test('an admin searches a user and sees the rows; hostile text stays text', as
   // Autocomplete offers users by prefix.
   await page.fill('#username', 'ali')
   await page.waitForFunction(() => document.querySelectorAll('#user-suggestions option').length > 0)
-  t.same(await page.$$eval('#user-suggestions option', (os) => os.map((o) => (o as HTMLOptionElement).value)), ['alice'])
+  t.same(await page.$$eval('#user-suggestions option', (os) => os.map((o) => (o as HTMLOptionElement).value)),
+    ['alice'])
 
   await page.fill('#username', 'alice')
   await page.click('#search button[type=submit]')
   await page.waitForSelector('#log tbody tr.entry')
-  const rows = await page.$$eval('#log tbody tr.entry', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
+  const rows = await page.$$eval('#log tbody tr.entry',
+    (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
   t.equal(rows.length, 5)
-  t.same(await page.$$eval('#log thead th', (ths) => ths.map((th) => th.textContent)), ['Time', 'Kind', 'Method', 'URL', 'Status', 'ms'])
+  t.same(await page.$$eval('#log thead th', (ths) => ths.map((th) => th.textContent)),
+    ['Time', 'Kind', 'Method', 'URL', 'Status', 'ms'])
   t.same(rows[0]?.slice(1, 5), ['Request', 'GET', '/missing', 'Client error (404)'], 'newest first')
   t.same(rows[1]?.slice(1, 5), ['Request', 'POST', '/items', 'Success (200)'])
-  t.equal(await page.$$eval('#log tbody tr.entry td.url a', (as) => as.length), 4, 'GET paths are links, the POST is not')
-  t.equal(await page.$eval('#log tbody tr.entry:nth-child(1) .status', (s) => s.className), 'status client-error')
+  t.equal(await page.$$eval('#log tbody tr.entry td.url a', (as) => as.length), 4,
+    'GET paths are links, the POST is not')
+  t.equal(await page.$eval('#log tbody tr.entry:nth-child(1) .status', (s: HTMLElement) => s.className),
+    'status client-error')
 
   // A click shows every field of the entry.
   await page.click('#log tbody tr.entry >> nth=0')

@@ -36,7 +36,11 @@ t.teardown(async () => { await browser.close(); await realtime.close(); await ap
 /** A request by `user` with a raw path and user agent, as a browser of theirs could send. */
 async function visit (user: string, path: string, ua = 'Test'): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const req = request({ port, path, headers: { ...asUser(user), 'user-agent': ua }, insecureHTTPParser: true }, (res) => { res.resume(); res.on('end', resolve) })
+    const headers = { ...asUser(user), 'user-agent': ua }
+    const req = request({ port, path, headers, insecureHTTPParser: true }, (res) => {
+      res.resume()
+      res.on('end', resolve)
+    })
     req.on('error', reject)
     req.end()
   })
@@ -62,7 +66,8 @@ t.test('live rows, pause and resume, hostile text, and a reconnect after the ser
   await page.check('.live-switch')
   await page.waitForFunction(() => document.querySelector('#message')?.textContent === 'Live')
 
-  const topPath = async (): Promise<string | null> => await page.$eval('#log tbody tr.entry', (tr) => tr.querySelector('td.url')?.textContent ?? null)
+  const topPath = async (): Promise<string | null> =>
+    await page.$eval('#log tbody tr.entry', (tr) => tr.querySelector('td.url')?.textContent ?? null)
   const rowCount = async (): Promise<number> => await page.$$eval('#log tbody tr.entry', (trs) => trs.length)
   t.equal(await rowCount(), 1, 'the backlog adds nothing already shown')
 
@@ -98,7 +103,8 @@ t.test('live rows, pause and resume, hostile text, and a reconnect after the ser
   realtime = await startRealtime()
   await page.waitForSelector('#banner', { state: 'hidden', timeout: 30_000 })
   await visit('alice', '/after-restart')
-  await page.waitForFunction(() => document.querySelector('#log tbody tr.entry td.url')?.textContent === '/after-restart')
+  await page.waitForFunction(() =>
+    document.querySelector('#log tbody tr.entry td.url')?.textContent === '/after-restart')
   const paths = await page.$$eval('#log tbody tr.entry td.url', (tds) => tds.map((td) => td.textContent))
   t.equal(paths.filter((p) => p === '/live-1').length, 1, 'entries re-sent after the reconnect are not shown twice')
   await page.screenshot({ path: `${ARTIFACTS}live.png` })
@@ -117,8 +123,11 @@ t.test('the all-users tab streams everyone with a user column', async (t) => {
   await visit('<b>bob</b>', '/from-bob')
   await visit('carol', '/from-carol')
   await page.waitForFunction(() => document.querySelectorAll('#all-log tbody tr.entry').length === 2)
-  t.same(await page.$$eval('#all-log thead th', (ths) => ths.map((th) => th.textContent)), ['Time', 'User', 'Kind', 'Method', 'URL', 'Status', 'ms'])
-  const rows = await page.$$eval('#all-log tbody tr.entry', (trs) => trs.map((tr) => [tr.querySelector('td.user')?.textContent, tr.querySelector('td.url')?.textContent]))
+  t.same(await page.$$eval('#all-log thead th', (ths) => ths.map((th) => th.textContent)),
+    ['Time', 'User', 'Kind', 'Method', 'URL', 'Status', 'ms'])
+  const rows = await page.$$eval('#all-log tbody tr.entry', (trs) => trs.map((tr) => [
+    tr.querySelector('td.user')?.textContent, tr.querySelector('td.url')?.textContent
+  ]))
   t.same(rows.sort(), [['<b>bob</b>', '/from-bob'], ['carol', '/from-carol']].sort())
   t.equal(await page.$$eval('#all-log b', (n) => n.length), 0)
   // Leaving the tab stops the stream (the viewer is gone from the server).
@@ -133,12 +142,14 @@ t.test('the all-users tab streams everyone with a user column', async (t) => {
 
 /** The realtime server in a process of its own on rtPort, so that it can be killed outright. */
 async function spawnRealtime (): Promise<ChildProcess> {
-  const child = spawnSource(fileURLToPath(new URL('../fixtures/realtime-server.ts', import.meta.url)), [redis.url, '30000', String(rtPort), origin])
+  const fixture = fileURLToPath(new URL('../fixtures/realtime-server.ts', import.meta.url))
+  const child = spawnSource(fixture, [redis.url, '30000', String(rtPort), origin])
   await once(child, 'message')
   return child
 }
 
-t.test('the realtime process is killed (SIGKILL) under an open live view: the page reconnects to its successor', async (t) => {
+t.test('the realtime process is killed (SIGKILL) under an open live view: ' +
+  'the page reconnects to its successor', async (t) => {
   await realtime.close()
   let child = await spawnRealtime()
   t.teardown(() => { child.kill('SIGKILL') })

@@ -5,7 +5,8 @@ import { RedisServer } from '../helpers/redis.js'
 import { buildApp, asUser } from '../helpers/app.js'
 import { launch, watch, ARTIFACTS } from '../helpers/browser.js'
 
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36'
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+  'Chrome/135.0.0.0 Safari/537.36'
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const HOSTILE = '<img src=x onerror=alert(1)>'
 
@@ -18,10 +19,14 @@ const browser = await launch()
 t.teardown(async () => { await browser.close(); await app.close(); await redis.stop() })
 
 // Today's activity: 5 requests and 3 interactions, two users on two browsers, a page with a hostile name.
-for (let i = 0; i < 3; i++) await app.inject({ url: `/items/${i}`, headers: { ...asUser('carol'), 'user-agent': CHROME } })
+for (let i = 0; i < 3; i++) {
+  await app.inject({ url: `/items/${i}`, headers: { ...asUser('carol'), 'user-agent': CHROME } })
+}
 for (let i = 0; i < 2; i++) await app.inject({ url: '/hello', headers: { ...asUser('dan'), 'user-agent': FIREFOX } })
 app.userlog.record('carol', { kind: 'pageview', src: 'client', path: '/' + HOSTILE, sid: 'c1', ua: CHROME })
-for (const event of ['click', 'click', 'submit']) app.userlog.record('carol', { kind: 'interaction', src: 'client', event, sid: 'c1', ua: CHROME })
+for (const event of ['click', 'click', 'submit']) {
+  app.userlog.record('carol', { kind: 'interaction', src: 'client', event, sid: 'c1', ua: CHROME })
+}
 app.userlog.record('carol', { kind: 'session_end', src: 'client', sid: 'c1', duration: 150, ua: CHROME })
 await app.userlog.flush()
 
@@ -39,27 +44,43 @@ t.test('the Report tab draws its charts as inline SVG, one bar per day and serie
   await page.click('.tab[data-tab=report]')
   await page.waitForSelector('#view-report svg.chart.daily rect.bar', { state: 'attached' })
   t.equal(await page.$$eval('#view-report svg.chart.daily rect.bar.requests', (r) => r.length), 7, '7 request bars')
-  t.equal(await page.$$eval('#view-report svg.chart.daily rect.bar.interactions', (r) => r.length), 7, '7 interaction bars')
+  t.equal(await page.$$eval('#view-report svg.chart.daily rect.bar.interactions', (r) => r.length), 7,
+    '7 interaction bars')
   t.equal(await page.$$eval('#view-report svg.chart.sessions rect.bar', (r) => r.length), 7, '7 session-duration bars')
   const last = async (cls: string): Promise<string | null> =>
-    await page.$$eval(`#view-report svg.chart.daily rect.bar.${cls}`, (r) => r[r.length - 1]?.getAttribute('data-value') ?? null)
+    await page.$$eval(`#view-report svg.chart.daily rect.bar.${cls}`,
+      (r) => r[r.length - 1]?.getAttribute('data-value') ?? null)
   t.equal(await last('requests'), '5', "today's requests")
   t.equal(await last('interactions'), '3', "today's interactions")
-  const heights = await page.$$eval('#view-report svg.chart.daily rect.bar.requests', (r) => r.map((b) => Number(b.getAttribute('height'))))
+  const heights = await page.$$eval('#view-report svg.chart.daily rect.bar.requests',
+    (r) => r.map((b) => Number(b.getAttribute('height'))))
   t.ok((heights[6] as number) > 0 && heights.slice(0, 6).every((h) => h === 0), 'only today has a visible bar')
-  t.equal(await page.$$eval('#view-report svg.chart.sessions rect.bar', (r) => r[r.length - 1]?.getAttribute('data-value')), '150')
+  t.equal(await page.$$eval('#view-report svg.chart.sessions rect.bar',
+    (r) => r[r.length - 1]?.getAttribute('data-value')), '150')
 
   // Summary strip.
-  const stats = await page.$$eval('#view-report .stat', (els) => els.map((e) => [e.querySelector('.stat-label')?.textContent, e.querySelector('.stat-value')?.textContent]))
-  t.match(Object.fromEntries(stats), { Requests: '5', 'Page views': '1', Interactions: '3', 'Distinct users': '2', 'Distinct sessions': '1', 'Avg session': '2m 30s' })
+  const stats = await page.$$eval('#view-report .stat', (els) => els.map((e) => [
+    e.querySelector('.stat-label')?.textContent, e.querySelector('.stat-value')?.textContent
+  ]))
+  t.match(Object.fromEntries(stats), {
+    Requests: '5',
+    'Page views': '1',
+    Interactions: '3',
+    'Distinct users': '2',
+    'Distinct sessions': '1',
+    'Avg session': '2m 30s'
+  })
 
   // Top pages and routes; the hostile path is text.
-  t.same(await page.$$eval('#view-report svg.chart.pages text.label', (els) => els.map((e) => e.textContent)), ['/' + HOSTILE])
-  t.same(await page.$$eval('#view-report svg.chart.routes text.label', (els) => els.map((e) => e.textContent)), ['/items/:id', '/hello'])
+  t.same(await page.$$eval('#view-report svg.chart.pages text.label', (els) => els.map((e) => e.textContent)),
+    ['/' + HOSTILE])
+  t.same(await page.$$eval('#view-report svg.chart.routes text.label', (els) => els.map((e) => e.textContent)),
+    ['/items/:id', '/hello'])
   t.equal(await page.$$eval('#view-report img, #view-report script', (n) => n.length), 0, 'no element made from data')
 
   // Browser share: two families, 100 % in all.
-  const shares = await page.$$eval('#view-report svg.chart.browsers rect.share', (r) => r.map((b) => [b.getAttribute('data-name'), Number(b.getAttribute('data-percent'))]))
+  const shares = await page.$$eval('#view-report svg.chart.browsers rect.share',
+    (r) => r.map((b) => [b.getAttribute('data-name'), Number(b.getAttribute('data-percent'))]))
   t.same(shares.map((s) => s[0]).sort(), ['Chrome', 'Firefox'])
   t.ok(Math.abs(shares.reduce((a, s) => a + (s[1] as number), 0) - 100) <= 0.01)
   await page.screenshot({ path: `${ARTIFACTS}report-tab.png`, fullPage: true })
@@ -67,12 +88,15 @@ t.test('the Report tab draws its charts as inline SVG, one bar per day and serie
   // The range selector.
   for (const days of [14, 31]) {
     await page.click(`#view-report button[data-days="${days}"]`)
-    await page.waitForFunction((n) => document.querySelectorAll('#view-report svg.chart.daily rect.bar.requests').length === n, days)
-    t.equal(await page.$$eval('#view-report svg.chart.daily rect.bar', (r) => r.length), days * 2, `${days} days: ${days * 2} bars`)
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#view-report svg.chart.daily rect.bar.requests').length === n, days)
+    t.equal(await page.$$eval('#view-report svg.chart.daily rect.bar', (r) => r.length), days * 2,
+      `${days} days: ${days * 2} bars`)
   }
   await page.screenshot({ path: `${ARTIFACTS}report-tab-31.png`, fullPage: true })
   // All-users export links.
-  t.same(await page.$$eval('#view-report .report-exports a.export', (as) => as.map((a) => a.textContent)), ['CSV', 'NDJSON', 'Anonymized CSV'])
+  t.same(await page.$$eval('#view-report .report-exports a.export', (as) => as.map((a) => a.textContent)),
+    ['CSV', 'NDJSON', 'Anonymized CSV'])
 
   t.same(seen.errors, [], 'no script error')
   t.same(seen.foreign, [], 'no request left the origin')
@@ -85,8 +109,11 @@ t.test('Active now lists a user who just made a request', async (t) => {
   await app.userlog.flush()
   const { context, page, seen } = await adminPage()
   await page.click('.tab[data-tab=active]')
-  await page.waitForFunction(() => [...document.querySelectorAll('#active tbody td:first-child')].some((td) => td.textContent === 'erik'))
-  const row = await page.$$eval('#active tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)).find((r) => r[0] === 'erik'))
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#active tbody td:first-child')].some((td) => td.textContent === 'erik'))
+  const row = await page.$$eval('#active tbody tr', (trs) => trs
+    .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))
+    .find((r) => r[0] === 'erik'))
   t.equal(row?.[2], '/hello')
   t.same(seen.errors, [])
   await context.close()
@@ -97,7 +124,8 @@ t.test('export links on a user\'s log download; the Audit tab lists the view and
   await page.fill('#username', 'carol')
   await page.click('#search button[type=submit]')
   await page.waitForSelector('#toolbar a.export')
-  const links = await page.$$eval('#toolbar a.export', (as) => as.map((a) => [a.textContent, a.getAttribute('href'), a.hasAttribute('download')]))
+  const links = await page.$$eval('#toolbar a.export',
+    (as) => as.map((a) => [a.textContent, a.getAttribute('href'), a.hasAttribute('download')]))
   t.same(links.map((l) => l[0]), ['CSV', 'NDJSON', 'Anonymized CSV'])
   t.ok(links.every((l) => l[2] === true), 'download links')
   t.match(links[0]?.[1], /\/userlog\/api\/logs\/carol\/export\?format=csv$/)
@@ -111,7 +139,8 @@ t.test('export links on a user\'s log download; the Audit tab lists the view and
 
   await page.click('.tab[data-tab=audit]')
   await page.waitForSelector('#audit tbody tr')
-  const rows = await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)))
+  const rows = await page.$$eval('#audit tbody tr',
+    (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)))
   t.same(rows.slice(0, 2), [['admin', 'Exported', 'carol'], ['admin', 'Viewed the log of', 'carol']], 'newest first')
   await page.screenshot({ path: `${ARTIFACTS}audit-tab.png`, fullPage: true })
   t.same(seen.errors, [])

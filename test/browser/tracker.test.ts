@@ -37,10 +37,18 @@ async function host (options: UserlogOptions): Promise<{ app: FastifyInstance, o
   // Added before the plugin, so it sees the plugin's routes too.
   app.addHook('onResponse', async (req, reply) => {
     if (req.url.startsWith('/userlog/events')) {
-      posts.push({ mode: req.headers['sec-fetch-mode'], type: req.headers['content-type'], status: reply.statusCode, body: req.body })
+      posts.push({
+        mode: req.headers['sec-fetch-mode'], type: req.headers['content-type'], status: reply.statusCode, body: req.body
+      })
     }
   })
-  await app.register(userlog, { redis: redis.url, getUser: userFromHeader, isAdmin: (req) => userFromHeader(req) === 'admin', maxEntries: 1000, ...options })
+  await app.register(userlog, {
+    redis: redis.url,
+    getUser: userFromHeader,
+    isAdmin: (req) => userFromHeader(req) === 'admin',
+    maxEntries: 1000,
+    ...options
+  })
   app.get('/app/*', async (_req, reply) => await reply.type('text/html; charset=utf-8').send(PAGE))
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, origin: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, posts }
@@ -61,7 +69,9 @@ async function logOf (user: string): Promise<Json[]> {
 }
 
 /** Polls (flushing the writer) until `fn` returns something, for at most 20 s. */
-async function until<T> (app: FastifyInstance, what: string, fn: () => Promise<T | undefined | null | false>): Promise<T> {
+async function until<T> (
+  app: FastifyInstance, what: string, fn: () => Promise<T | undefined | null | false>
+): Promise<T> {
   const deadline = Date.now() + 20_000
   for (;;) {
     await app.userlog.flush()
@@ -81,14 +91,17 @@ const clientMs = (e: Json): number => Date.parse(String(e.clientDate))
 
 /** Calls track(name) and waits for it: everything the page queued before it has been sent by then. */
 async function marker (page: Page, user: string, name: string): Promise<Json> {
-  const sent = await page.evaluate((n) => (window as unknown as { userlog: { track: (n: string) => boolean } }).userlog.track(n), name)
+  const sent = await page.evaluate(
+    (n) => (window as unknown as { userlog: { track: (n: string) => boolean } }).userlog.track(n), name)
   if (!sent) throw new Error(`track(${name}) was refused`)
   return await entry(user, `marker ${name}`, isMarker(name))
 }
 
 /** Heartbeats whose client time lies between two markers. */
 async function heartbeatsBetween (user: string, from: Json, to: Json): Promise<number> {
-  return (await logOf(user)).filter((e) => e.kind === 'heartbeat' && clientMs(e) > clientMs(from) && clientMs(e) < clientMs(to)).length
+  return (await logOf(user))
+    .filter((e) => e.kind === 'heartbeat' && clientMs(e) > clientMs(from) && clientMs(e) < clientMs(to))
+    .length
 }
 
 /** Lets the page run a while (several heartbeat intervals) by its own clock. */
@@ -115,7 +128,8 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
   t.equal(first.referrer, undefined, 'no referrer on a direct visit')
   const sid = String(first.sid)
 
-  await until(main.app, 'heartbeats while visible and focused', async () => (await logOf('alice')).filter((e) => e.kind === 'heartbeat').length >= 2)
+  await until(main.app, 'heartbeats while visible and focused',
+    async () => (await logOf('alice')).filter((e) => e.kind === 'heartbeat').length >= 2)
 
   // Clicks on [data-userlog] (also on a descendant), not elsewhere.
   await page.click('[data-userlog="buy"]')
@@ -128,7 +142,11 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
   // track() with an element and metadata; bad input is refused in the page, nothing is sent.
   t.equal(await page.evaluate(() => {
     const api = (window as unknown as { userlog: { track: (n: unknown, o?: unknown) => boolean } }).userlog
-    return [api.track('Bad Name'), api.track('ok_name', { metadata: { nested: { a: 1 } } }), api.track('video_played', { element: 'intro', metadata: { seconds: 12, hd: true, title: 'Intro' } })].join()
+    return [
+      api.track('Bad Name'),
+      api.track('ok_name', { metadata: { nested: { a: 1 } } }),
+      api.track('video_played', { element: 'intro', metadata: { seconds: 12, hd: true, title: 'Intro' } })
+    ].join()
   }), 'false,false,true')
   const video = await entry('alice', 'the custom event', isMarker('video_played'))
   t.match(video, { element: 'intro', metadata: { seconds: 12, hd: true, title: 'Intro' } })
@@ -142,8 +160,10 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
   const m1 = await marker(page, 'alice', 'after_replace')
   t.equal(m1.path, '/app/next?tab=2', 'later events carry the new query')
   t.equal((await logOf('alice')).filter((e) => e.kind === 'pageview').length, 2, 'no page view for a query-only change')
-  t.notOk((await logOf('alice')).some((e) => e.kind === 'interaction' && e.event === 'ok_name'), 'refused track() calls sent nothing')
-  t.same((await logOf('alice')).filter((e) => e.kind === 'interaction' && e.event === 'click').map((e) => e.element), ['buy', 'card'], 'the untracked button sent nothing')
+  t.notOk((await logOf('alice')).some((e) => e.kind === 'interaction' && e.event === 'ok_name'),
+    'refused track() calls sent nothing')
+  t.same((await logOf('alice')).filter((e) => e.kind === 'interaction' && e.event === 'click').map((e) => e.element),
+    ['buy', 'card'], 'the untracked button sent nothing')
 
   // Hidden: no heartbeats (visibility emulated by overriding document.visibilityState).
   await page.evaluate(() => {
@@ -158,7 +178,8 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
     delete (document as unknown as { visibilityState?: string }).visibilityState
     document.dispatchEvent(new Event('visibilitychange'))
   })
-  await entry('alice', 'heartbeats again once visible', (e) => e.kind === 'heartbeat' && clientMs(e) > clientMs(hiddenTo))
+  await entry('alice', 'heartbeats again once visible',
+    (e) => e.kind === 'heartbeat' && clientMs(e) > clientMs(hiddenTo))
 
   // Visible but not focused: no heartbeats either.
   await page.evaluate(() => { document.hasFocus = () => false })
@@ -171,7 +192,8 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
 
   // Back (popstate) to the first path: a page view.
   await page.goBack()
-  await until(main.app, 'the popstate page view', async () => (await logOf('alice')).filter((e) => e.kind === 'pageview' && e.path === '/app/start?x=1').length === 2)
+  await until(main.app, 'the popstate page view', async () =>
+    (await logOf('alice')).filter((e) => e.kind === 'pageview' && e.path === '/app/start?x=1').length === 2)
 
   // Leaving the page: session_end, sent by sendBeacon as text/plain.
   await page.click('#next')
@@ -179,14 +201,17 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
   t.match(end, { path: '/app/start?x=1', sid, duration: Number })
   const beacon = posts.find((p) => Array.isArray(p.body) && (p.body as Json[]).some((e) => e.type === 'session_end'))
   t.match(beacon, { mode: 'no-cors', type: 'text/plain;charset=UTF-8', status: 204 }, 'a beacon (no-cors), text/plain')
-  await entry('alice', 'the next page', (e) => e.kind === 'pageview' && e.path === '/app/next' && clientMs(e) > clientMs(end))
+  await entry('alice', 'the next page',
+    (e) => e.kind === 'pageview' && e.path === '/app/next' && clientMs(e) > clientMs(end))
 
   // One session throughout, kept in an HttpOnly cookie scoped to the plugin.
   const log = (await logOf('alice')).filter((e) => e.src === 'client')
   t.same([...new Set(log.map((e) => e.sid))], [sid], 'every event of the visit has the same sid')
-  t.ok((await logOf('alice')).some((e) => e.kind === 'request' && e.path === '/app/start?x=1'), 'beside the server\'s own request entries')
+  t.ok((await logOf('alice')).some((e) => e.kind === 'request' && e.path === '/app/start?x=1'),
+    'beside the server\'s own request entries')
   const cookies = await context.cookies()
-  t.match(cookies.find((c) => c.name === 'userlog_sid'), { path: '/userlog', httpOnly: true, sameSite: 'Lax', secure: false })
+  t.match(cookies.find((c) => c.name === 'userlog_sid'),
+    { path: '/userlog', httpOnly: true, sameSite: 'Lax', secure: false })
   // Every post was accepted and carried paths, never URLs with a host.
   t.ok(posts.length > 5)
   t.same(posts.filter((p) => p.status !== 204), [], 'no post was refused')
@@ -198,7 +223,7 @@ t.test('a browsing session: page views, heartbeats, clicks, track(), session_end
 
   const sessions = await until(main.app, 'the session summary', async () => {
     const res = await main.app.inject({ url: '/userlog/api/sessions/alice', headers: { 'x-user': 'admin' } })
-    return (res.json() as { sessions: Json[] }).sessions
+    return res.json<{ sessions: Json[] }>().sessions
   })
   t.equal(sessions.length, 1)
   t.match(sessions[0], { sid, endedBy: null, pages: 4, landing: '/app/start?x=1', ua: /Chrom/ })
@@ -220,11 +245,13 @@ t.test('the admin page: session summary, interactions with their details, and "H
   t.match(await page.$eval('#sessions h2', (h) => h.textContent), 'Browser sessions of alice')
 
   await page.waitForSelector('#log tbody tr.entry')
-  const visibleBeats = async (): Promise<number> => await page.$$eval('#log tbody tr.entry[data-kind="heartbeat"]', (rows) => rows.filter((r) => !(r as HTMLElement).hidden).length)
+  const visibleBeats = async (): Promise<number> => await page.$$eval('#log tbody tr.entry[data-kind="heartbeat"]',
+    (rows) => rows.filter((r) => !(r as HTMLElement).hidden).length)
   t.ok(await visibleBeats() > 0, 'heartbeats shown')
   await page.check('#hide-heartbeats')
   t.equal(await visibleBeats(), 0, 'and hidden by the switch')
-  t.ok(await page.$$eval('#log tbody tr.entry[data-kind="pageview"]', (rows) => rows.every((r) => !(r as HTMLElement).hidden)), 'page views stay')
+  t.ok(await page.$$eval('#log tbody tr.entry[data-kind="pageview"]',
+    (rows) => rows.every((r) => !(r as HTMLElement).hidden)), 'page views stay')
   await page.click('#toolbar button >> text=Reload')
   await page.waitForSelector('#hide-heartbeats')
   t.equal(await page.isChecked('#hide-heartbeats'), true, 'the switch survives a reload')
@@ -261,12 +288,14 @@ t.test('anonymous visitors: a log per browser when tracked, nothing (and no cook
   const p2 = await c2.newPage()
   await p1.goto(`${anon.origin}/app/one`)
   await p2.goto(`${anon.origin}/app/two`)
-  const anonUsers = async (): Promise<string[]> => (await db.zrange(keys.usersIndex, '0', '-1')).filter((u) => u.startsWith('anon:'))
+  const anonUsers = async (): Promise<string[]> =>
+    (await db.zrange(keys.usersIndex, '0', '-1')).filter((u) => u.startsWith('anon:'))
   const users = await until(anon.app, 'two anonymous logs', async () => {
     const found = await anonUsers()
     return found.length === 2 ? found : null
   })
-  const paths = await Promise.all(users.map(async (u) => (await logOf(u)).filter((e) => e.kind === 'pageview').map((e) => e.path)))
+  const paths = await Promise.all(users.map(async (u) =>
+    (await logOf(u)).filter((e) => e.kind === 'pageview').map((e) => e.path)))
   t.same(paths.flat().sort(), ['/app/one', '/app/two'], 'each browser has its own log')
   // The cookie brings the same browser back to its own log.
   await p1.evaluate(() => history.pushState({}, '', '/app/one/more'))
@@ -280,6 +309,7 @@ t.test('anonymous visitors: a log per browser when tracked, nothing (and no cook
   await p3.goto(`${main.origin}/app/quiet`)
   await until(main.app, 'the untracked post', async () => main.posts.slice(before).some((p) => p.status === 204))
   await main.app.userlog.flush()
-  t.same((await db.zrange(keys.usersIndex, '0', '-1')).filter((u) => u.startsWith('anon:')).length, 2, 'no new anonymous log')
+  t.same((await db.zrange(keys.usersIndex, '0', '-1')).filter((u) => u.startsWith('anon:')).length, 2,
+    'no new anonymous log')
   t.equal((await c3.cookies()).some((c) => c.name === 'userlog_sid'), false)
 })

@@ -36,7 +36,11 @@ const ALLOWED = [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`]
 /** A request with a raw path and user agent, sent as a browser of `user` could send it. */
 async function visit (user: string, path: string, ua = 'Test'): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const req = request({ port, path, headers: { ...asUser(user), 'user-agent': ua }, insecureHTTPParser: true }, (res) => { res.resume(); res.on('end', resolve) })
+    const headers = { ...asUser(user), 'user-agent': ua }
+    const req = request({ port, path, headers, insecureHTTPParser: true }, (res) => {
+      res.resume()
+      res.on('end', resolve)
+    })
     req.on('error', reject)
     req.end()
   })
@@ -47,9 +51,16 @@ async function postEvents (user: string): Promise<void> {
   for (let i = 0; i < XSS_PAYLOADS.length; i += 10) {
     const events = XSS_PAYLOADS.slice(i, i + 10).flatMap((p) => [
       { type: 'pageview', path: '/' + p, referrer: p },
-      { type: 'interaction', path: '/form', event: 'click', element: p.slice(0, 200), metadata: { [p.slice(0, 64)]: p } }
+      {
+        type: 'interaction', path: '/form', event: 'click', element: p.slice(0, 200), metadata: { [p.slice(0, 64)]: p }
+      }
     ])
-    const res = await app.inject({ method: 'POST', url: '/userlog/events', headers: { ...asUser(user), 'content-type': 'application/json' }, payload: events })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/userlog/events',
+      headers: { ...asUser(user), 'content-type': 'application/json' },
+      payload: events
+    })
     if (res.statusCode !== 204) throw new Error(`events refused: ${res.statusCode} ${res.body}`)
   }
 }
@@ -61,7 +72,9 @@ function injected (): string[] {
   const bad: string[] = []
   const risky = 'script, iframe, frame, object, embed, img, image, base, meta, link, style, math, details, x, ' +
     'textarea, foreignObject, animate, set, use, form:not(#search)'
-  for (const e of document.querySelectorAll(`main :is(${risky}), #banner :is(${risky})`)) bad.push(`<${e.localName}> in the data`)
+  for (const e of document.querySelectorAll(`main :is(${risky}), #banner :is(${risky})`)) {
+    bad.push(`<${e.localName}> in the data`)
+  }
   for (const e of document.querySelectorAll('*')) {
     for (const a of e.attributes) {
       // As the URL parser reads it: leading controls, spaces, tabs and newlines do not count.
@@ -70,12 +83,16 @@ function injected (): string[] {
       if (/^(javascript|vbscript|data):/.test(value)) bad.push(`${e.localName}[${a.name}=${a.value.slice(0, 40)}]`)
       if (a.name === 'style' && value.includes('url(')) bad.push(`${e.localName}[style] with url()`)
     }
-    if (e instanceof HTMLAnchorElement && e.href !== '' && new URL(e.href).origin !== location.origin) bad.push(`a link to ${e.href.slice(0, 60)}`)
+    if (e instanceof HTMLAnchorElement && e.href !== '' && new URL(e.href).origin !== location.origin) {
+      bad.push(`a link to ${e.href.slice(0, 60)}`)
+    }
   }
   return bad
 }
 
-async function openAdmin (hash = ''): Promise<{ page: Page, check: (where: string) => Promise<void>, close: () => Promise<void> }> {
+async function openAdmin (
+  hash = ''
+): Promise<{ page: Page, check: (where: string) => Promise<void>, close: () => Promise<void> }> {
   const context = await browser.newContext()
   await context.addCookies([{ name: 'testuser', value: 'admin', url: origin }])
   const page = await context.newPage()
@@ -88,7 +105,8 @@ async function openAdmin (hash = ''): Promise<{ page: Page, check: (where: strin
     t.same(seen.foreign, [], `${where}: no request to another host`)
     t.same(seen.errors, [], `${where}: no script error`)
     t.same(blocked, [], `${where}: nothing for the CSP to block`)
-    t.equal(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss), undefined, `${where}: window.__xss unset`)
+    t.equal(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss), undefined,
+      `${where}: window.__xss unset`)
     t.same(await page.evaluate(injected), [], `${where}: no element, handler or foreign link made from data`)
   }
   return { page, check, close: async () => { await context.close() } }
@@ -103,7 +121,7 @@ async function missingText (page: Page, selector: string, strings: string[]): Pr
 /** The stored entries of a user, as the admin API returns them. */
 async function stored (user: string): Promise<Array<Record<string, unknown>>> {
   const res = await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}`, headers: asAdmin })
-  return (res.json() as { entries: Array<Record<string, unknown>> }).entries
+  return res.json<{ entries: Array<Record<string, unknown>> }>().entries
 }
 
 await postEvents(VICTIM)
@@ -135,7 +153,8 @@ t.test(`${XSS_PAYLOADS.length} payloads: the static log, expanded rows and sessi
   await page.waitForFunction((n) => document.querySelectorAll('#log tr.detail').length === n, entries.length)
   const uas = entries.filter((e) => e.kind === 'request').map((e) => String(e.ua))
   t.same(await missingText(page, '#log tbody', uas), [], 'every hostile user agent is shown as text')
-  t.same(await missingText(page, '#log tbody', XSS_PAYLOADS.map((p) => p.slice(0, 200))), [], 'every element name and referrer is shown as text')
+  t.same(await missingText(page, '#log tbody', XSS_PAYLOADS.map((p) => p.slice(0, 200))), [],
+    'every element name and referrer is shown as text')
   await page.waitForSelector('#sessions:not([hidden])')
   await check('static log')
   await close()
@@ -146,9 +165,11 @@ t.test('hostile user names: searched, shown, suggested and audited', async (t) =
   for (const [i, p] of XSS_PAYLOADS.entries()) {
     await page.fill('#username', p)
     await page.click('#search button[type=submit]')
-    await page.waitForFunction((path) => document.querySelector('#log tbody tr.entry td.url')?.textContent === path, `/by-name/${i}`)
+    await page.waitForFunction((path) => document.querySelector('#log tbody tr.entry td.url')?.textContent === path,
+      `/by-name/${i}`)
   }
-  t.same(await missingText(page, '#message', [XSS_PAYLOADS.at(-1) as string]), [], 'the name in the status line is text')
+  t.same(await missingText(page, '#message', [XSS_PAYLOADS.at(-1) as string]), [],
+    'the name in the status line is text')
   await page.fill('#username', '<')
   await page.waitForFunction(() => document.querySelectorAll('#user-suggestions option').length > 0)
   await check('user search')
@@ -160,7 +181,8 @@ t.test('hostile user names: searched, shown, suggested and audited', async (t) =
 
   await page.click('.tab[data-tab=audit]')
   await page.waitForSelector('#view-audit table tbody tr')
-  t.same(await missingText(page, '#view-audit', XSS_PAYLOADS.slice(-20)), [], 'the audit trail names the viewed users as text')
+  t.same(await missingText(page, '#view-audit', XSS_PAYLOADS.slice(-20)), [],
+    'the audit trail names the viewed users as text')
   await check('audit')
 
   await page.click('.tab[data-tab=report]')
@@ -179,16 +201,20 @@ t.test('live: hostile paths, agents and names arriving over the WebSocket', asyn
   for (const p of XSS_PAYLOADS) await visit(VICTIM, rawPath(p) + '/live', rawHeader(p))
   const last = rawPath(XSS_PAYLOADS.at(-1) as string) + '/live'
   await page.waitForFunction((path) => document.querySelector('#log tbody tr.entry td.url')?.textContent === path, last)
-  t.same(await missingText(page, '#log tbody', XSS_PAYLOADS.map((p) => rawPath(p) + '/live')), [], 'every live path is text')
+  t.same(await missingText(page, '#log tbody', XSS_PAYLOADS.map((p) => rawPath(p) + '/live')), [],
+    'every live path is text')
   await page.click('#log tbody tr.entry >> nth=0')
-  t.same(await missingText(page, '#log tr.detail', [rawHeader(XSS_PAYLOADS.at(-1) as string)]), [], 'the live user agent is text')
+  t.same(await missingText(page, '#log tr.detail', [rawHeader(XSS_PAYLOADS.at(-1) as string)]), [],
+    'the live user agent is text')
   await check('live log')
 
   await page.click('.tab[data-tab=all]')
   await page.waitForFunction(() => document.querySelector('#all-message')?.textContent === 'Live: all users')
   for (const p of XSS_PAYLOADS) await visit(p, '/all-users')
-  await page.waitForFunction((n) => document.querySelectorAll('#all-log tbody tr.entry').length >= n, XSS_PAYLOADS.length)
-  t.same(await missingText(page, '#all-log tbody', [...XSS_PAYLOADS]), [], 'every hostile name in the user column is text')
+  await page.waitForFunction((n) => document.querySelectorAll('#all-log tbody tr.entry').length >= n,
+    XSS_PAYLOADS.length)
+  t.same(await missingText(page, '#all-log tbody', [...XSS_PAYLOADS]), [],
+    'every hostile name in the user column is text')
   await page.$$eval('#all-log tbody tr.entry', (trs) => { for (const tr of trs) (tr as HTMLElement).click() })
   await check('all-users stream')
   await close()

@@ -12,7 +12,11 @@ const table = el('table', { id: 'audit', class: 'log' }, [
   el('thead', {}, [el('tr', {}, ['Time', 'Admin', 'Action', 'Target'].map((h) => el('th', {}, [h])))]),
   el('tbody')
 ])
-view.append(el('div', { class: 'toolbar' }, [el('span', { class: 'hint' }, ['The latest 200 entries, newest first.']), reload]), message, table)
+view.append(
+  el('div', { class: 'toolbar' }, [el('span', { class: 'hint' }, ['The latest 200 entries, newest first.']), reload]),
+  message,
+  table
+)
 const body = /** @type {HTMLTableSectionElement} */ (table.querySelector('tbody'))
 let seq = 0
 

@@ -39,7 +39,11 @@ export class LiveStream {
     this.stopped = false
     let grant
     try {
-      grant = await api('token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: this.user }) })
+      grant = await api('token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: this.user })
+      })
     } catch (err) {
       this.retry(`Reconnecting: could not get a live token (${err instanceof Error ? err.message : String(err)})`)
       return
@@ -59,7 +63,9 @@ export class LiveStream {
       if (this.ws !== ws) return
       this.ws = null
       if (this.stopped) return
-      const why = ev.code === 4401 ? 'the live token was refused' : ev.code === 1013 ? 'this page fell too far behind' : 'the realtime server went away'
+      const why = ev.code === 4401
+        ? 'the live token was refused'
+        : ev.code === 1013 ? 'this page fell too far behind' : 'the realtime server went away'
       this.retry(`Reconnecting: ${why}`)
     })
   }

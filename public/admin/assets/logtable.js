@@ -2,7 +2,14 @@
 // row listing every field. All text is set with textContent (dom.js).
 import { el, clear, setText } from './dom.js'
 
-const KIND_LABELS = { request: 'Request', pageview: 'Page view', heartbeat: 'Heartbeat', interaction: 'Interaction', session_end: 'Session end', custom: 'Custom' }
+const KIND_LABELS = {
+  request: 'Request',
+  pageview: 'Page view',
+  heartbeat: 'Heartbeat',
+  interaction: 'Interaction',
+  session_end: 'Session end',
+  custom: 'Custom'
+}
 
 /** The row class of a status: 2xx ok, 3xx redirect, 4xx client error, 5xx server error. @param {number} status */
 export function statusClass (status) {
@@ -154,7 +161,9 @@ export class LogTable {
     } else {
       setText(url, path)
     }
-    if (typeof entry.element === 'string' && entry.element !== '') url.append(el('span', { class: 'kind' }, [` [${entry.element}]`]))
+    if (typeof entry.element === 'string' && entry.element !== '') {
+      url.append(el('span', { class: 'kind' }, [` [${entry.element}]`]))
+    }
     tr.append(url)
     const status = el('td', { class: 'status-cell' })
     if (typeof entry.status === 'number') {
@@ -165,7 +174,9 @@ export class LogTable {
     tr.append(el('td', { class: 'ms' }, [typeof entry.ms === 'number' ? entry.ms.toFixed(1) : '']))
     const toggle = () => this.toggleDetail(tr, entry)
     tr.addEventListener('click', toggle)
-    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); toggle() } })
+    tr.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); toggle() }
+    })
     return tr
   }
 
@@ -179,7 +190,8 @@ export class LogTable {
     }
     const dl = el('dl', { class: 'fields' })
     for (const [key, value] of Object.entries(entry)) {
-      dl.append(el('dt', {}, [key]), el('dd', {}, [typeof value === 'object' && value !== null ? JSON.stringify(value, null, 2) : String(value)]))
+      const text = typeof value === 'object' && value !== null ? JSON.stringify(value, null, 2) : String(value)
+      dl.append(el('dt', {}, [key]), el('dd', {}, [text]))
     }
     const td = el('td', { colspan: String(this.columns) }, [dl])
     tr.after(el('tr', { class: 'detail' }, [td]))

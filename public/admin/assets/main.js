@@ -30,7 +30,9 @@ function say (text, isError = false) {
 // --- tabs -------------------------------------------------------------------
 /** @param {string} name */
 function showTab (name) {
-  for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.getAttribute('data-tab') === name)
+  for (const tab of document.querySelectorAll('.tab')) {
+    tab.classList.toggle('active', tab.getAttribute('data-tab') === name)
+  }
   for (const view of document.querySelectorAll('.view')) view.hidden = view.id !== `view-${name}`
   if (state.activeTimer) clearInterval(state.activeTimer)
   state.activeTimer = null
@@ -69,7 +71,8 @@ input.addEventListener('input', () => {
 /** @param {string} user */
 async function showUser (user) {
   state.user = user
-  if (location.hash !== `#user=${encodeURIComponent(user)}`) history.replaceState(null, '', `#user=${encodeURIComponent(user)}`)
+  const hash = `#user=${encodeURIComponent(user)}`
+  if (location.hash !== hash) history.replaceState(null, '', hash)
   renderToolbar()
   say('Loading…')
   try {
@@ -136,7 +139,11 @@ async function refreshActive () {
         showTab('logs')
         void showUser(u.user)
       })
-      body.append(el('tr', {}, [el('td', {}, [name]), el('td', {}, [new Date(u.lastSeen).toLocaleTimeString()]), el('td', { class: 'url' }, [u.path ?? ''])]))
+      body.append(el('tr', {}, [
+        el('td', {}, [name]),
+        el('td', {}, [new Date(u.lastSeen).toLocaleTimeString()]),
+        el('td', { class: 'url' }, [u.path ?? ''])
+      ]))
     }
     $('active-empty').hidden = res.users.length > 0
   } catch (err) {

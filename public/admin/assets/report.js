@@ -6,7 +6,9 @@ import { el, clear, setText } from './dom.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const RANGES = [7, 14, 31]
-const COLORS = { requests: '#2457c5', interactions: '#e07b00', duration: '#2a9d8f', pages: '#6a4c93', routes: '#2457c5' }
+const COLORS = {
+  requests: '#2457c5', interactions: '#e07b00', duration: '#2a9d8f', pages: '#6a4c93', routes: '#2457c5'
+}
 const BROWSER_COLORS = ['#2457c5', '#e07b00', '#2a9d8f', '#c2185b', '#6a4c93', '#8d6e63', '#43a047', '#9e9e9e']
 
 // The tab's styles live beside this module (style-src 'self': a stylesheet link, no inline style).
@@ -57,7 +59,8 @@ function when (ms) { return ms === null ? '—' : new Date(ms).toLocaleString() 
  * Vertical bars per day, one group of `series.length` bars per day (zero bars are drawn with
  * height 0, so a day is always there).
  * @param {string} name @param {Array<{ date: string }>} days
- * @param {Array<{ key: string, label: string, color: string, value: (d: any) => number, format?: (n: number) => string }>} series
+ * @param {Array<{ key: string, label: string, color: string, value: (d: any) => number,
+ *   format?: (n: number) => string }>} series
  */
 function dailyBars (name, days, series) {
   const W = 760; const H = 230; const L = 48; const R = 8; const T = 12; const B = 40
@@ -65,12 +68,18 @@ function dailyBars (name, days, series) {
   const slot = (W - L - R) / days.length
   const barW = Math.max(2, (slot * 0.76) / series.length)
   const y = (/** @type {number} */ v) => T + (H - T - B) * (1 - v / max)
-  const chart = svg('svg', { class: `chart ${name}`, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': series.map((s) => s.label).join(' and ') + ' per day' })
+  const chart = svg('svg', {
+    class: `chart ${name}`,
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': series.map((s) => s.label).join(' and ') + ' per day'
+  })
   const fmt = series[0]?.format ?? String
   for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
     const ty = y(max * tick)
     chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: ty, y2: ty }))
-    chart.append(svg('text', { class: 'tick', x: L - 6, y: ty + 4, 'text-anchor': 'end' }, [fmt(Math.round(max * tick))]))
+    chart.append(svg('text', { class: 'tick', x: L - 6, y: ty + 4, 'text-anchor': 'end' },
+      [fmt(Math.round(max * tick))]))
   }
   const every = Math.ceil(days.length / 12)
   days.forEach((d, i) => {
@@ -78,12 +87,20 @@ function dailyBars (name, days, series) {
     series.forEach((s, j) => {
       const v = s.value(d)
       const bar = svg('rect', {
-        class: `bar ${s.key}`, x: x0 + j * barW, y: y(v), width: barW - 1, height: Math.max(0, H - B - y(v)), fill: s.color, 'data-date': d.date, 'data-value': v
+        class: `bar ${s.key}`,
+        x: x0 + j * barW,
+        y: y(v),
+        width: barW - 1,
+        height: Math.max(0, H - B - y(v)),
+        fill: s.color,
+        'data-date': d.date,
+        'data-value': v
       }, [svg('title', {}, [`${d.date}: ${(s.format ?? String)(v)} ${s.label.toLowerCase()}`])])
       chart.append(bar)
     })
     if (i % every === 0 || i === days.length - 1) {
-      chart.append(svg('text', { class: 'tick', x: L + i * slot + slot / 2, y: H - B + 16, 'text-anchor': 'middle' }, [d.date.slice(5)]))
+      chart.append(svg('text', { class: 'tick', x: L + i * slot + slot / 2, y: H - B + 16, 'text-anchor': 'middle' },
+        [d.date.slice(5)]))
     }
   })
   chart.append(svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }))
@@ -94,7 +111,8 @@ function dailyBars (name, days, series) {
 
 /** @param {string} color */
 function svgSwatch (color) {
-  return svg('svg', { class: 'swatch', viewBox: '0 0 10 10', width: 10, height: 10, 'aria-hidden': 'true' }, [svg('rect', { width: 10, height: 10, fill: color })])
+  return svg('svg', { class: 'swatch', viewBox: '0 0 10 10', width: 10, height: 10, 'aria-hidden': 'true' },
+    [svg('rect', { width: 10, height: 10, fill: color })])
 }
 
 /**
@@ -105,19 +123,26 @@ function rankBars (name, rows, color, unit) {
   if (rows.length === 0) return el('p', { class: 'message' }, [`No ${unit} in this range.`])
   const W = 760; const rowH = 22; const labelW = 300; const H = rows.length * rowH + 4
   const max = Math.max(1, ...rows.map((r) => r[1]))
-  const chart = svg('svg', { class: `chart ${name}`, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${unit} ranking` })
+  const chart = svg('svg', {
+    class: `chart ${name}`, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${unit} ranking`
+  })
   rows.forEach(([label, n], i) => {
     const y = i * rowH + 2
     const w = ((W - labelW - 60) * n) / max
-    chart.append(svg('text', { class: 'label', x: labelW - 8, y: y + 15, 'text-anchor': 'end' }, [label.length > 48 ? label.slice(0, 47) + '…' : label]))
-    chart.append(svg('rect', { class: 'bar rank', x: labelW, y: y + 3, width: Math.max(0, w), height: rowH - 6, fill: color },
-      [svg('title', {}, [`${label}: ${n} ${unit}`])]))
+    chart.append(svg('text', { class: 'label', x: labelW - 8, y: y + 15, 'text-anchor': 'end' },
+      [label.length > 48 ? label.slice(0, 47) + '…' : label]))
+    chart.append(svg('rect', {
+      class: 'bar rank', x: labelW, y: y + 3, width: Math.max(0, w), height: rowH - 6, fill: color
+    }, [svg('title', {}, [`${label}: ${n} ${unit}`])]))
     chart.append(svg('text', { class: 'value', x: labelW + w + 6, y: y + 15 }, [String(n)]))
   })
   return el('figure', { class: 'chart-box' }, [chart])
 }
 
-/** Sums per-day `{ key: n }` maps over the range; the top 10, then "other". @param {Array<Record<string, number>>} maps */
+/**
+ * Sums per-day `{ key: n }` maps over the range; the top 10, then "other".
+ * @param {Array<Record<string, number>>} maps
+ */
 function rangeTop (maps) {
   /** @type {Map<string, number>} */
   const sums = new Map()
@@ -131,18 +156,24 @@ function rangeTop (maps) {
   return out
 }
 
-/** A 100 % stacked bar of browser families and its legend. @param {Array<{ name: string, count: number, percent: number }>} browsers */
+/**
+ * A 100 % stacked bar of browser families and its legend.
+ * @param {Array<{ name: string, count: number, percent: number }>} browsers
+ */
 function browserShare (browsers) {
   if (browsers.length === 0) return el('p', { class: 'message' }, ['No browsers in this range.'])
   const W = 760; const H = 28
-  const chart = svg('svg', { class: 'chart browsers', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Browser share' })
+  const chart = svg('svg', {
+    class: 'chart browsers', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Browser share'
+  })
   let x = 0
   const legend = el('ul', { class: 'legend browsers-legend' })
   browsers.forEach((b, i) => {
     const w = (W * b.percent) / 100
     const color = BROWSER_COLORS[i % BROWSER_COLORS.length] ?? '#999'
-    chart.append(svg('rect', { class: 'bar share', x, y: 0, width: w, height: H, fill: color, 'data-name': b.name, 'data-percent': b.percent },
-      [svg('title', {}, [`${b.name}: ${b.percent}% (${b.count} users)`])]))
+    chart.append(svg('rect', {
+      class: 'bar share', x, y: 0, width: w, height: H, fill: color, 'data-name': b.name, 'data-percent': b.percent
+    }, [svg('title', {}, [`${b.name}: ${b.percent}% (${b.count} users)`])]))
     x += w
     legend.append(el('li', {}, [svgSwatch(color), `${b.name} ${b.percent}% (${b.count})`]))
   })
@@ -151,7 +182,10 @@ function browserShare (browsers) {
 
 /** @param {string} label @param {string | number} value */
 function stat (label, value) {
-  return el('div', { class: 'stat' }, [el('span', { class: 'stat-value' }, [String(value)]), el('span', { class: 'stat-label' }, [label])])
+  return el('div', { class: 'stat' }, [
+    el('span', { class: 'stat-value' }, [String(value)]),
+    el('span', { class: 'stat-label' }, [label])
+  ])
 }
 
 /** @param {any} report */
@@ -163,7 +197,8 @@ function render (report, body) {
     el('div', { class: 'summary' }, [
       stat('Requests', s.requests), stat('Page views', s.pageviews), stat('Interactions', s.interactions),
       stat('Distinct users', s.users), stat('Distinct sessions', s.sessions),
-      stat('Avg session', duration(s.avgSessionSeconds)), stat('Earliest entry', when(s.first)), stat('Latest entry', when(s.last))
+      stat('Avg session', duration(s.avgSessionSeconds)),
+      stat('Earliest entry', when(s.first)), stat('Latest entry', when(s.last))
     ]),
     el('h2', {}, ['Requests and interactions per day']),
     dailyBars('daily', report.days, [
@@ -176,7 +211,13 @@ function render (report, body) {
     rankBars('routes', rangeTop(report.days.map((/** @type {any} */ d) => d.routes)), COLORS.routes, 'requests'),
     el('h2', {}, ['Average session duration per day']),
     dailyBars('sessions', report.days, [
-      { key: 'duration', label: 'Average session', color: COLORS.duration, value: (d) => d.avgSessionSeconds, format: duration }
+      {
+        key: 'duration',
+        label: 'Average session',
+        color: COLORS.duration,
+        value: (d) => d.avgSessionSeconds,
+        format: duration
+      }
     ]),
     el('h2', {}, ['Browser share (distinct users)']),
     browserShare(report.browsers)
@@ -191,7 +232,8 @@ const exportsBar = el('div', { class: 'toolbar report-exports' })
 view.append(controls, message, body, exportsBar)
 
 for (const n of RANGES) {
-  const button = el('button', { type: 'button', 'data-days': String(n), 'aria-pressed': String(n === state.days) }, [`${n} days`])
+  const button = el('button', { type: 'button', 'data-days': String(n), 'aria-pressed': String(n === state.days) },
+    [`${n} days`])
   button.addEventListener('click', () => {
     state.days = n
     for (const b of controls.querySelectorAll('button[data-days]')) b.setAttribute('aria-pressed', String(b === button))
@@ -211,7 +253,8 @@ async function load () {
     const report = await api(`report?days=${state.days}`)
     if (seq !== state.seq) return
     render(report, body)
-    setText(message, report.summary.requests + report.summary.pageviews + report.summary.interactions === 0 ? 'No activity in this range.' : '')
+    const activity = report.summary.requests + report.summary.pageviews + report.summary.interactions
+    setText(message, activity === 0 ? 'No activity in this range.' : '')
     view.setAttribute('data-days', String(report.days.length))
   } catch (err) {
     if (seq !== state.seq) return
@@ -228,9 +271,17 @@ function exportLinks (base, anonymize, what) {
   const href = (/** @type {string} */ q) => new URL(`api/${base}?${q}`, document.baseURI).href
   const links = [
     el('a', { class: 'button export', href: href('format=csv'), download: '', title: `${what} as CSV` }, ['CSV']),
-    el('a', { class: 'button export', href: href('format=ndjson'), download: '', title: `${what} as NDJSON` }, ['NDJSON'])
+    el('a', { class: 'button export', href: href('format=ndjson'), download: '', title: `${what} as NDJSON` },
+      ['NDJSON'])
   ]
-  if (anonymize) links.push(el('a', { class: 'button export', href: href('format=csv&anonymize=true'), download: '', title: `${what}, anonymized, as CSV` }, ['Anonymized CSV']))
+  if (anonymize) {
+    links.push(el('a', {
+      class: 'button export',
+      href: href('format=csv&anonymize=true'),
+      download: '',
+      title: `${what}, anonymized, as CSV`
+    }, ['Anonymized CSV']))
+  }
   return links
 }
 
@@ -240,7 +291,10 @@ document.addEventListener('userlog:toolbar', async (ev) => {
   const seq = ++exportSeq
   const { anonymize } = await getConfig()
   if (seq !== exportSeq) return // the toolbar was redrawn meanwhile
-  toolbar.append(el('span', { class: 'export-label' }, ['Export:']), ...exportLinks(`logs/${userPath(user)}/export`, anonymize, `The log of ${user}`))
+  toolbar.append(
+    el('span', { class: 'export-label' }, ['Export:']),
+    ...exportLinks(`logs/${userPath(user)}/export`, anonymize, `The log of ${user}`)
+  )
 })
 
 document.addEventListener('userlog:tab', async (ev) => {
@@ -248,6 +302,11 @@ document.addEventListener('userlog:tab', async (ev) => {
   void load()
   if (exportsBar.childNodes.length === 0) {
     const { anonymize } = await getConfig()
-    if (exportsBar.childNodes.length === 0) exportsBar.append(el('span', { class: 'export-label' }, ['Export every user’s retained entries:']), ...exportLinks('export', anonymize, 'Every user'))
+    if (exportsBar.childNodes.length === 0) {
+      exportsBar.append(
+        el('span', { class: 'export-label' }, ['Export every user’s retained entries:']),
+        ...exportLinks('export', anonymize, 'Every user')
+      )
+    }
   }
 })

@@ -67,7 +67,8 @@ function render (user, sessions) {
   }
   const heading = el('h2', {}, [`Browser sessions of ${user}`])
   const table = el('table', { class: 'log sessions-table' }, [
-    el('thead', {}, [el('tr', {}, ['Started', 'Duration', 'Status', 'Pages', 'Events', 'Landing page', 'User agent'].map((c) => el('th', { scope: 'col' }, [c])))]),
+    el('thead', {}, [el('tr', {}, ['Started', 'Duration', 'Status', 'Pages', 'Events', 'Landing page', 'User agent']
+      .map((c) => el('th', { scope: 'col' }, [c])))]),
     el('tbody')
   ])
   const body = /** @type {HTMLTableElement} */ (table).tBodies[0]
