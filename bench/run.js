@@ -33,9 +33,12 @@ const benches = readdirSync(dir)
   .filter((f) => only === null || only.has(basename(f, '.js')))
   .sort((a, b) => (a === 'overhead.js' ? -1 : b === 'overhead.js' ? 1 : a.localeCompare(b)))
 
-function runOne (file) {
+// The overhead benchmark runs twice: on a single Redis node and on a three-node Redis Cluster.
+const EXTRA_ARGS = { 'overhead.js': [[], ['--cluster']] }
+
+function runOne (file, extra = []) {
   return new Promise((resolve) => {
-    const args = [join(dir, file), '--json', ...(opt.quick ? ['--quick'] : [])]
+    const args = [join(dir, file), '--json', ...(opt.quick ? ['--quick'] : []), ...extra]
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     proc.stdout.setEncoding('utf8')
@@ -69,8 +72,10 @@ async function main () {
   log(`running ${benches.join(', ')}${opt.quick ? ' (quick)' : ''}…`)
   const runs = []
   for (const file of benches) {
-    console.error(`\n== ${file}`)
-    runs.push(await runOne(file))
+    for (const extra of EXTRA_ARGS[file] ?? [[]]) {
+      console.error(`\n== ${file} ${extra.join(' ')}`)
+      runs.push(await runOne(file, extra))
+    }
   }
 
   let failed = false // a benchmark that did not run; a missed goal shows as MISS
@@ -83,7 +88,9 @@ async function main () {
       continue
     }
     for (const row of rows(r.data)) {
-      const value = typeof row.value === 'number' ? `${row.value}${row.unit ? ' ' + row.unit : ''}` : row.value
+      const value = typeof row.value === 'number'
+        ? `${row.value}${row.unit ? ' ' + row.unit : ''}${row.spread ? ` (${row.spread})` : ''}`
+        : row.value
       table.push([r.data.benchmark ?? name, row.name, value, row.goal || '—', row.pass === true ? 'pass' : row.pass === false ? 'MISS' : ''])
     }
   }

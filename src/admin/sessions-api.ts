@@ -4,7 +4,7 @@
 // An unknown user has no sessions (200 with an empty list). Reading them is audited like a log view.
 import type { FastifyInstance } from 'fastify'
 import type { PluginContext } from '../context.js'
-import { userFromPath } from '../shared/http.js'
+import { boundedCount, countSchema, userFromPath } from '../shared/http.js'
 import { readSessions } from '../collector/sessions.js'
 
 export const MAX_SESSIONS_LISTED = 200
@@ -16,19 +16,13 @@ export async function sessionsApi (app: FastifyInstance, ctx: PluginContext): Pr
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' } }
+        properties: { limit: countSchema(MAX_SESSIONS_LISTED) }
       }
     }
   }, async (req, reply) => {
     const user = userFromPath(req, '/api/sessions/')
     if (user === null) { reply.callNotFound(); return reply }
-    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit)
-    if (limit < 1 || limit > MAX_SESSIONS_LISTED) {
-      return await reply.code(400).send({
-        error: 'Bad Request',
-        message: `querystring/limit must be from 1 to ${MAX_SESSIONS_LISTED}`
-      })
-    }
+    const limit = boundedCount(req.query.limit, 50, 1, MAX_SESSIONS_LISTED, 'limit')
     const sessions = await readSessions(client, keys, user, limit)
     await audit.record(req, 'view', user)
     return { user, sessions }

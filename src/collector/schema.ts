@@ -3,6 +3,7 @@
 // bad field (`body/path is required; body/metadata/x must be …`).
 import type { FastifySchemaValidationError } from 'fastify'
 import { MAX_PATH } from '../write/entry.js'
+import { badRequest } from '../shared/http.js'
 
 export const EVENT_TYPES = ['pageview', 'heartbeat', 'interaction', 'session_end'] as const
 export type EventType = typeof EVENT_TYPES[number]
@@ -141,5 +142,5 @@ export function formatErrors (errors: FastifySchemaValidationError[], dataVar: s
     }
     if (messages.length === 0) messages.push(`${dataVar} is invalid`)
   }
-  return Object.assign(new Error(messages.join('; ')), { statusCode: 400 })
+  return badRequest(messages.join('; '))
 }

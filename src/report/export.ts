@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { PluginContext } from '../context.js'
+import { badRequest } from '../shared/http.js'
 import type { Entry } from '../types.js'
 import { Anonymizer } from './anonymize.js'
 import { CSV_HEADER, entryLine } from './csv.js'
@@ -21,10 +22,6 @@ const CHUNK = 64 * 1024
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8; header=present',
   ndjson: 'application/x-ndjson; charset=utf-8'
-}
-
-function badRequest (message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 400 })
 }
 
 /**

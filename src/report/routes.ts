@@ -1,8 +1,9 @@
 // Admin routes for the activity report and the all-users export (registered in the admin scope,
 // so isAdmin guards them). The per-user export, `/api/logs/<user>/export`, is answered through
-// the logs route (src/routes/admin-api.ts), which owns the `/api/logs/*` path.
+// the logs route (src/admin/api.ts), which owns the `/api/logs/*` path.
 import type { FastifyInstance } from 'fastify'
 import type { PluginContext } from '../context.js'
+import { boundedCount, countSchema } from '../shared/http.js'
 import { DayClock } from './days.js'
 import { buildReport } from './report.js'
 import { makeExports } from './export.js'
@@ -18,14 +19,11 @@ export async function reportApi (app: FastifyInstance, ctx: PluginContext): Prom
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { days: { type: 'string', pattern: '^[0-9]{1,2}$' } }
+        properties: { days: countSchema(MAX_REPORT_DAYS) }
       }
     }
   }, async (req) => {
-    const days = req.query.days === undefined ? 7 : Number(req.query.days)
-    if (days < 1 || days > MAX_REPORT_DAYS) {
-      throw Object.assign(new Error(`querystring/days must be from 1 to ${MAX_REPORT_DAYS}`), { statusCode: 400 })
-    }
+    const days = boundedCount(req.query.days, 7, 1, MAX_REPORT_DAYS, 'days')
     return await buildReport(ctx.client, ctx.keys, clock, days)
   })
 
