@@ -49,8 +49,10 @@ function nav (user) {
     : `Logged in as <strong>${escapeHtml(user)}</strong> · <a href="/logout" data-userlog="logout">Log out</a>`
   return `<nav>
 <a href="/">Home</a><a href="/items">Items</a><a href="/spa">SPA</a><a href="/about">About</a>
-<span>Log in as <a href="/login?user=alice">alice</a> · <a href="/login?user=bob">bob</a> · <a href="/login?user=admin">admin</a></span>
-<form action="/login" method="get"><input name="user" placeholder="any name" aria-label="user name" maxlength="${MAX_USERNAME}"> <button>Log in</button></form>
+<span>Log in as <a href="/login?user=alice">alice</a> · <a href="/login?user=bob">bob</a>
+· <a href="/login?user=admin">admin</a></span>
+<form action="/login" method="get"><input name="user" placeholder="any name" aria-label="user name"
+maxlength="${MAX_USERNAME}"> <button>Log in</button></form>
 <a href="${ROUTE_PREFIX}/" data-userlog="admin-page">Admin page</a>
 <span class="who">${who}</span>
 </nav>`
@@ -142,12 +144,14 @@ export async function buildDemo ({ redisUrl, realtimePort = 8080, realtimeUrl, l
     const user = userOf(req)
     const intro = user === undefined
       ? '<p>Log in with any name (links above). From then on every request you make is logged for support staff.</p>'
-      : `<p>Hello <strong>${escapeHtml(user)}</strong>. Everything you do here is logged: browse around, add an item, visit a page that does not exist.</p>`
+      : `<p>Hello <strong>${escapeHtml(user)}</strong>. Everything you do here is logged: browse around, ` +
+        'add an item, visit a page that does not exist.</p>'
     return await sendPage(reply, 200, 'Home', `<h1>fastify-userlog demo</h1>
 ${intro}
 <div class="card">
-<p>To watch a user live: open <a href="/login?user=admin">/login?user=admin</a> in another browser (or a private window),
-then <a href="${ROUTE_PREFIX}/">the admin page</a>, search for the user and switch on the live log.</p>
+<p>To watch a user live: open <a href="/login?user=admin">/login?user=admin</a> in another browser
+(or a private window), then <a href="${ROUTE_PREFIX}/">the admin page</a>, search for the user and
+switch on the live log.</p>
 <p>Seeded users with history: <code>alice</code>, <code>bob</code>, <code>carol</code>.</p>
 </div>`)
   })
@@ -160,7 +164,8 @@ then <a href="${ROUTE_PREFIX}/">the admin page</a>, search for the user and swit
 
   app.get('/items', async (_req, reply) => {
     const list = [...items.values()].map((item) =>
-      `<li><a href="/items/${item.id}" data-userlog="item-link">${escapeHtml(item.name)}</a> <small>by ${escapeHtml(item.by)}</small></li>`).join('\n')
+      `<li><a href="/items/${item.id}" data-userlog="item-link">${escapeHtml(item.name)}</a> ` +
+      `<small>by ${escapeHtml(item.by)}</small></li>`).join('\n')
     return await sendPage(reply, 200, 'Items', `<h1>Items</h1>
 <ul>
 ${list}
@@ -229,9 +234,13 @@ document.getElementById('spa-rate').addEventListener('click', () => {
 })
 render()
 `
-  app.get('/spa.js', async (_req, reply) => await reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'no-store').send(SPA_JS))
+  app.get('/spa.js', async (_req, reply) => await reply
+    .type('text/javascript; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .send(SPA_JS))
   const spaPage = async (_req, reply) => await sendPage(reply, 200, 'Single-page app', `<h1>Single-page app</h1>
-<p class="card"><a href="/spa" data-spa>Overview</a> · <a href="/spa/settings" data-spa>Settings</a> · <a href="/spa/help" data-spa>Help</a></p>
+<p class="card"><a href="/spa" data-spa>Overview</a> · <a href="/spa/settings" data-spa>Settings</a>
+· <a href="/spa/help" data-spa>Help</a></p>
 <div class="card"><h2 id="spa-title">Overview</h2>
 <p><button id="spa-sort" data-userlog="sort-toggle">Sort (changes only the query)</button>
 <button data-userlog="export-button">Export</button>
@@ -256,7 +265,9 @@ render()
   app.setNotFoundHandler(notFound)
 
   app.setErrorHandler(async (err, req, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600
+      ? err.statusCode
+      : 500
     if (status >= 500 && err.demo !== true) req.log.error({ err }, 'demo page failed')
     const message = status < 500 ? err.message : 'Something went wrong on our side.'
     return await sendPage(reply, status, 'Error', `<h1>Error ${status}</h1><p>${escapeHtml(message)}</p>`)

@@ -68,12 +68,17 @@ async function requireFreePort (port, host, envName) {
   } catch (err) {
     throw new DemoError(`Cannot listen on ${host}:${port} (${err.code ?? err.message}): set ${envName} to another port`)
   }
-  if (!free) throw new DemoError(`Port ${port} is already in use: set ${envName} to another port, e.g. ${envName}=${port + 1} make demo`)
+  if (!free) {
+    throw new DemoError(
+      `Port ${port} is already in use: set ${envName} to another port, e.g. ${envName}=${port + 1} make demo`
+    )
+  }
 }
 
 
 function displayHost (host) {
-  return ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', ''].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  if (['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', ''].includes(host)) return 'localhost'
+  return host.includes(':') ? `[${host}]` : host
 }
 
 
@@ -108,13 +113,19 @@ async function startRedis (port) {
     proc.once('error', (err) => resolve(err.code === 'ENOENT'
       ? 'redis-server is not installed: run `scripts/system-deps.sh redis` (make demo does), or set REDIS_URL'
       : `redis-server could not start: ${err.message}`))
-    proc.once('exit', (code, signal) => resolve(`redis-server exited (${signal ?? `code ${code}`}) on port ${port}: ${output.slice(-3).join(' | ') || 'no output'}; set REDIS_PORT to another port or REDIS_URL to an existing Redis`))
+    proc.once('exit', (code, signal) => resolve(
+      `redis-server exited (${signal ?? `code ${code}`}) on port ${port}: ` +
+      `${output.slice(-3).join(' | ') || 'no output'}; ` +
+      'set REDIS_PORT to another port or REDIS_URL to an existing Redis'
+    ))
   })
   let failure = null
   void failed.then((why) => { failure = why })
   const url = `redis://127.0.0.1:${port}`
   for (let i = 0; i < 200 && failure === null; i++) {
-    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false })
+    const client = new Redis(url, {
+      lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false
+    })
     client.on('error', () => {})
     try {
       await client.connect()
@@ -146,7 +157,8 @@ async function startRealtime ({ port, host, redisUrl, appPort }) {
   proc.once('exit', (code, signal) => {
     exited ??= signal ?? `code ${code}`
     if (!state.stopping && state.started) {
-      process.stdout.write(`The realtime server stopped (${exited}); the admin page's live view is unavailable until the demo is restarted.\n`)
+      process.stdout.write(`The realtime server stopped (${exited}); ` +
+        'the admin page\'s live view is unavailable until the demo is restarted.\n')
     }
   })
   const probeHost = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
@@ -160,9 +172,14 @@ async function startRealtime ({ port, host, redisUrl, appPort }) {
     await sleep(100)
   }
   if (exited !== null) {
-    throw new DemoError(`The realtime server exited (${exited}) while starting:\n  ${output.slice(-5).join('\n  ') || 'no output'}\nIf port ${port} is taken, set REALTIME_PORT to another port.`)
+    throw new DemoError(
+      `The realtime server exited (${exited}) while starting:\n  ${output.slice(-5).join('\n  ') || 'no output'}\n` +
+      `If port ${port} is taken, set REALTIME_PORT to another port.`
+    )
   }
-  process.stdout.write(`Note: the realtime server did not answer ${probeHost}:${port}/healthz within 10 s; it is left running.\n`)
+  process.stdout.write(
+    `Note: the realtime server did not answer ${probeHost}:${port}/healthz within 10 s; it is left running.\n`
+  )
   return false
 }
 
@@ -180,7 +197,9 @@ async function shutdown (code) {
   state.stopping = true
   if (code === 0) process.stdout.write('\nStopping the demo…\n')
   await stopChild(state.realtime).catch(() => {})
-  if (state.app !== null) await state.app.close().catch((err) => { process.stderr.write(`Closing the app failed: ${err.message}\n`) })
+  if (state.app !== null) {
+    await state.app.close().catch((err) => { process.stderr.write(`Closing the app failed: ${err.message}\n`) })
+  }
   if (state.redis !== null) {
     await stopChild(state.redis.proc).catch(() => {})
     rmSync(state.redis.dir, { recursive: true, force: true })
@@ -219,7 +238,9 @@ async function main () {
   const noRealtime = process.env.USERLOG_DEMO_NO_REALTIME === '1'
   const realtimeBuilt = existsSync(REALTIME_CLI)
 
-  if (!existsSync(DIST_INDEX)) throw new DemoError('dist/index.js is missing: build the plugin first with `npm run build` (make demo does).')
+  if (!existsSync(DIST_INDEX)) {
+    throw new DemoError('dist/index.js is missing: build the plugin first with `npm run build` (make demo does).')
+  }
   // The plugin's own rule for printing a Redis URL without its password.
   const { redactRedis } = await import('../dist/shared/redis.js')
 
@@ -239,12 +260,16 @@ async function main () {
   const { buildDemo } = await import(pathToFileURL(join(ROOT, 'demo', 'app.js')).href)
   const { seed } = await import(pathToFileURL(join(ROOT, 'demo', 'seed.js')).href)
   const realtimeUrl = process.env.REALTIME_URL || undefined
-  const app = await buildDemo({ redisUrl, realtimePort, realtimeUrl, logger: { level: process.env.LOG_LEVEL || 'warn' } })
+  const app = await buildDemo({
+    redisUrl, realtimePort, realtimeUrl, logger: { level: process.env.LOG_LEVEL || 'warn' }
+  })
   state.app = app
   try {
     await app.listen({ port, host })
   } catch (err) {
-    if (err.code === 'EADDRINUSE') throw new DemoError(`Port ${port} is already in use: set PORT to another port, e.g. PORT=${port + 1} make demo`)
+    if (err.code === 'EADDRINUSE') {
+      throw new DemoError(`Port ${port} is already in use: set PORT to another port, e.g. PORT=${port + 1} make demo`)
+    }
     throw err
   }
   if (state.stopping) return
@@ -257,7 +282,8 @@ async function main () {
   if (noRealtime) {
     realtimeLine = `${shownLive} (not started here: USERLOG_DEMO_NO_REALTIME=1)`
   } else if (!realtimeBuilt) {
-    realtimeLine = 'not started: dist/cli/main.js is missing (build it with `npm run build`); the live view is unavailable'
+    realtimeLine = 'not started: dist/cli/main.js is missing (build it with `npm run build`); ' +
+      'the live view is unavailable'
   } else {
     await startRealtime({ port: realtimePort, host: realtimeHost, redisUrl, appPort: port })
     realtimeLine = shownLive
@@ -274,7 +300,8 @@ async function main () {
     `  Log in as admin  ${base}/login?user=admin`,
     `  Admin page       ${base}/userlog/`,
     `  Realtime         ${realtimeLine}`,
-    `  Redis            ${redactRedis(redisUrl)}${ownRedis ? ' (private redis-server, nothing saved; removed on exit)' : ''}`,
+    `  Redis            ${redactRedis(redisUrl)}` +
+      (ownRedis ? ' (private redis-server, nothing saved; removed on exit)' : ''),
     '',
     'Log in as admin in one browser, as anyone else in another (or a private window), and watch',
     'that user on the admin page. Press Ctrl-C to stop.',
@@ -283,6 +310,8 @@ async function main () {
 }
 
 main().catch(async (err) => {
-  process.stderr.write(err instanceof DemoError ? `make demo: ${err.message}\n` : `make demo failed: ${err.stack ?? err}\n`)
+  process.stderr.write(err instanceof DemoError
+    ? `make demo: ${err.message}\n`
+    : `make demo failed: ${err.stack ?? err}\n`)
   await shutdown(1)
 })

@@ -4,8 +4,10 @@
 import { COOKIE_NAME } from './app.js'
 
 const BROWSERS = {
-  alice: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  bob: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
+  alice: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/131.0.0.0 Safari/537.36',
+  bob: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+    'Version/18.1 Safari/605.1.15',
   carol: 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0'
 }
 
@@ -32,7 +34,9 @@ export async function loginCookie (app, user) {
   const res = await app.inject({ method: 'GET', url: `/login?user=${encodeURIComponent(user)}` })
   // The Set-Cookie value as sent (still percent-encoded), not a decoded copy.
   const setCookie = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith(COOKIE_NAME + '='))
-  if (res.statusCode !== 302 || setCookie === undefined) throw new Error(`demo login as ${user} failed with status ${res.statusCode}`)
+  if (res.statusCode !== 302 || setCookie === undefined) {
+    throw new Error(`demo login as ${user} failed with status ${res.statusCode}`)
+  }
   return setCookie.split(';')[0]
 }
 

@@ -50,7 +50,8 @@ t.test('services redis, demo and realtime, published on 6379, 3000 and 8080', as
 
 t.test('the demo is built from the Dockerfile, waits for Redis and uses it', async (t) => {
   const demo = services.demo
-  t.ok(demo?.build === '.' || (typeof demo?.build === 'object' && demo.build.context === '.'), 'built from the repo root')
+  t.ok(demo?.build === '.' || (typeof demo?.build === 'object' && demo.build.context === '.'),
+    'built from the repo root')
   const deps = demo?.depends_on
   t.ok(Array.isArray(deps) ? deps.includes('redis') : deps?.redis !== undefined, 'depends on redis')
   if (deps !== undefined && !Array.isArray(deps)) t.equal(deps.redis?.condition, 'service_healthy')

@@ -3,7 +3,9 @@
 // fails at once with the variable to change.
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
+} from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,14 +14,21 @@ import { ensureBuilt, ROOT, REALTIME_CLI } from '../helpers/demo-build.js'
 
 await ensureBuilt()
 
-interface Run { proc: ChildProcess, out: () => string, err: () => string, exit: Promise<{ code: number | null, signal: string | null }>, tmp: string }
+interface Run {
+  proc: ChildProcess
+  out: () => string
+  err: () => string
+  exit: Promise<{ code: number | null, signal: string | null }>
+  tmp: string
+}
 
 function run (env: Record<string, string>, root = ROOT): Run {
   // A temp dir of its own, so "removed on exit" can be checked without seeing other runs.
   const tmp = mkdtempSync(join(tmpdir(), 'userlog-demo-test-'))
   const childEnv: Record<string, string | undefined> = { ...process.env, TMPDIR: tmp, ...env }
   delete childEnv.REDIS_URL
-  const proc = spawn(process.execPath, [join(root, 'demo', 'run.js')], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [join(root, 'demo', 'run.js')],
+    { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   proc.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c })
@@ -65,7 +74,12 @@ function stopOnTeardown (t: Test, r: Run): void {
 
 t.test('serves the seeded demo on the printed URLs; SIGINT stops it and its redis-server', async (t) => {
   const [port, realtimePort, redisPort] = [await freePort(), await freePort(), await freePort()]
-  const r = run({ PORT: String(port), REALTIME_PORT: String(realtimePort), REDIS_PORT: String(redisPort), USERLOG_DEMO_NO_REALTIME: '1' })
+  const r = run({
+    PORT: String(port),
+    REALTIME_PORT: String(realtimePort),
+    REDIS_PORT: String(redisPort),
+    USERLOG_DEMO_NO_REALTIME: '1'
+  })
   stopOnTeardown(t, r)
   await waitFor(r, 'Press Ctrl-C to stop.', 60_000)
   const out = r.out()
@@ -164,7 +178,10 @@ if (process.env.FAKE_REALTIME_FAIL === '1') { console.error('cannot start: fake 
 const flag = (n) => args[args.indexOf(n) + 1]
 const srv = createServer((req, res) => { res.statusCode = req.url === '/healthz' ? 200 : 404; res.end('ok') })
 srv.listen(Number(flag('--port')), flag('--host'), () => console.log(JSON.stringify({ level: 30, msg: 'listening' })))
-process.on('SIGTERM', () => srv.close(() => { writeFileSync(new URL('./stopped', import.meta.url), ''); process.exit(0) }))
+process.on('SIGTERM', () => srv.close(() => {
+  writeFileSync(new URL('./stopped', import.meta.url), '')
+  process.exit(0)
+}))
 `
 
 function fakeTree (t: Test): string {
@@ -205,7 +222,9 @@ t.test('starts the realtime CLI with the demo\'s origins, waits for /healthz, st
 t.test('a realtime server that fails to start stops the demo with its output', async (t) => {
   const root = fakeTree(t)
   const [port, redisPort, realtimePort] = [await freePort(), await freePort(), await freePort()]
-  const r = run({ PORT: String(port), REDIS_PORT: String(redisPort), REALTIME_PORT: String(realtimePort), FAKE_REALTIME_FAIL: '1' }, root)
+  const r = run({
+    PORT: String(port), REDIS_PORT: String(redisPort), REALTIME_PORT: String(realtimePort), FAKE_REALTIME_FAIL: '1'
+  }, root)
   stopOnTeardown(t, r)
   t.same(await r.exit, { code: 1, signal: null })
   t.match(r.err(), 'The realtime server exited (code 3) while starting')

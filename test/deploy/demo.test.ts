@@ -19,7 +19,16 @@ const SECRET = 'demo test cookie secret, 32 chars'
 const XSS = '<img src=x onerror=alert(1)>'
 const ODD = 'a:b*c{d}?[e] f'
 
-interface LogEntry { user: string, kind: string, method: string, path: string, route: string | null, status: number, ip: string, ua: string }
+interface LogEntry {
+  user: string
+  kind: string
+  method: string
+  path: string
+  route: string | null
+  status: number
+  ip: string
+  ua: string
+}
 
 async function demo (t: Test, opts: { realtimePort?: number } = {}): Promise<FastifyInstance> {
   await db.flushall()
@@ -39,11 +48,12 @@ async function logsOf (app: FastifyInstance, admin: string, user: string): Promi
   const res = await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}`, headers: { cookie: admin } })
   if (res.statusCode === 404) return []
   if (res.statusCode !== 200) throw new Error(`logs of ${user}: ${res.statusCode} ${res.body}`)
-  return (res.json() as { entries: LogEntry[] }).entries
+  return res.json<{ entries: LogEntry[] }>().entries
 }
 
 t.test('escapeHtml escapes the five HTML-special characters and nothing else', async (t) => {
-  t.equal(escapeHtml(`<a href="x" title='y'>&amp;</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;')
+  t.equal(escapeHtml(`<a href="x" title='y'>&amp;</a>`),
+    '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;')
   t.equal(escapeHtml('plain é ✓'), 'plain é ✓')
   t.equal(escapeHtml(42), '42')
 })
@@ -67,7 +77,10 @@ t.test('login sets a signed, HttpOnly cookie and the user\'s requests land in Re
   t.match(home.body, 'Logged in as <strong>alice</strong>')
   t.equal((await app.inject({ url: '/items/2', headers: alice })).statusCode, 200)
   const post = await app.inject({
-    method: 'POST', url: '/items', headers: { ...alice, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=Red+pen'
+    method: 'POST',
+    url: '/items',
+    headers: { ...alice, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'name=Red+pen'
   })
   t.equal(post.statusCode, 303)
   t.equal(post.headers.location, '/items/4')
@@ -83,7 +96,8 @@ t.test('login sets a signed, HttpOnly cookie and the user\'s requests land in Re
   t.match(entries[0], { user: 'alice', kind: 'request', route: '/items/:id', ua: 'test-browser/1.0', ip: '127.0.0.1' })
   const users = await app.inject({ url: '/userlog/api/users', headers: { cookie: admin } })
   t.equal(users.statusCode, 200)
-  t.same((users.json() as { users: Array<{ user: string }> }).users.map((u) => u.user), ['alice'], 'the login itself was anonymous; admin only used the ignored /userlog')
+  t.same(users.json<{ users: Array<{ user: string }> }>().users.map((u) => u.user), ['alice'],
+    'the login itself was anonymous; admin only used the ignored /userlog')
 })
 
 t.test('a name with odd characters logs in and is logged under exactly that name', async (t) => {
@@ -110,7 +124,8 @@ t.test('a tampered or unsigned cookie is anonymous: not logged, not admin', asyn
     t.equal(home.statusCode, 200, c)
     t.match(home.body, 'Not logged in', c)
     t.notMatch(home.body, 'Logged in as', c)
-    t.equal((await app.inject({ url: '/userlog/api/users', headers: { cookie: c } })).statusCode, 403, `${c} is not admin`)
+    t.equal((await app.inject({ url: '/userlog/api/users', headers: { cookie: c } })).statusCode, 403,
+      `${c} is not admin`)
     t.equal((await app.inject({ url: '/userlog/', headers: { cookie: c } })).statusCode, 403, `${c} gets no admin page`)
   }
   const admin = await loginCookie(app, 'admin')
@@ -229,7 +244,9 @@ t.test('bad form posts answer 400 in HTML', async (t) => {
     t.equal(res.statusCode, 400, JSON.stringify(payload))
     t.match(res.headers['content-type'], /^text\/html/)
   }
-  const json = await app.inject({ method: 'POST', url: '/items', headers: { cookie, 'content-type': 'application/json' }, payload: '{' })
+  const json = await app.inject({
+    method: 'POST', url: '/items', headers: { cookie, 'content-type': 'application/json' }, payload: '{'
+  })
   t.equal(json.statusCode, 400)
   t.match(json.headers['content-type'], /^text\/html/)
   const big = await app.inject({ method: 'POST', url: '/items', headers: form, payload: 'name=' + 'z'.repeat(5000) })
@@ -248,8 +265,9 @@ t.test('pages link the tracker, the logins and the admin page', async (t) => {
 
 t.test('realtimeUrl: the plugin default on port 8080, ws://localhost:PORT/live otherwise', async (t) => {
   const config = async (app: FastifyInstance, host: string): Promise<unknown> => {
-    const res = await app.inject({ url: '/userlog/api/config', headers: { host, cookie: await loginCookie(app, 'admin') } })
-    return (res.json() as { realtimeUrl: unknown }).realtimeUrl
+    const cookie = await loginCookie(app, 'admin')
+    const res = await app.inject({ url: '/userlog/api/config', headers: { host, cookie } })
+    return res.json<{ realtimeUrl: unknown }>().realtimeUrl
   }
   const byDefault = await demo(t)
   t.equal(await config(byDefault, 'localhost:3000'), 'ws://localhost:8080/live')
@@ -258,7 +276,7 @@ t.test('realtimeUrl: the plugin default on port 8080, ws://localhost:PORT/live o
   const other = await demo(t, { realtimePort: 9123 })
   t.equal(await config(other, '127.0.0.1:3000'), 'ws://localhost:9123/live')
   const cfg = await other.inject({ url: '/userlog/api/config', headers: { cookie: await loginCookie(other, 'admin') } })
-  t.equal((cfg.json() as { anonymize: boolean }).anonymize, true, 'anonymizeSecret is set')
+  t.equal(cfg.json<{ anonymize: boolean }>().anonymize, true, 'anonymizeSecret is set')
 })
 
 t.test('seed: alice, bob and carol have history, including a 404, a POST, a redirect and a 500', async (t) => {
@@ -267,8 +285,10 @@ t.test('seed: alice, bob and carol have history, including a 404, a POST, a redi
   t.ok(count >= 30, `${count} requests`)
   const admin = await loginCookie(app, 'admin')
   const users = await app.inject({ url: '/userlog/api/users', headers: { cookie: admin } })
-  t.same((users.json() as { users: Array<{ user: string }> }).users.map((u) => u.user).sort(), ['alice', 'bob', 'carol'])
-  const all = [...await logsOf(app, admin, 'alice'), ...await logsOf(app, admin, 'bob'), ...await logsOf(app, admin, 'carol')]
+  t.same(users.json<{ users: Array<{ user: string }> }>().users.map((u) => u.user).sort(), ['alice', 'bob', 'carol'])
+  const all = [
+    ...await logsOf(app, admin, 'alice'), ...await logsOf(app, admin, 'bob'), ...await logsOf(app, admin, 'carol')
+  ]
   t.ok(all.length >= 25)
   const statuses = new Set(all.map((e) => e.status))
   for (const s of [200, 302, 303, 400, 404, 500]) t.ok(statuses.has(s), `a ${s}`)

@@ -24,7 +24,8 @@ interface Service {
   healthcheck?: { test: string[] }
 }
 
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.prod.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> }
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.prod.yml'), 'utf8'), { merge: true }) as
+  { services: Record<string, Service> }
 const services = compose.services
 const nginx = readFileSync(join(ROOT, 'deploy', 'nginx.conf'), 'utf8')
   .split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '').join('\n')
@@ -86,15 +87,19 @@ t.test('the app and both replicas are built from the Dockerfile and health-check
     t.match(parseCli(cmd.slice(2), env), { command: 'realtime', host: '0.0.0.0', port: 8080, redis: 'redis://redis:6379', origins: ['http://localhost:8000'] })
   }
   const clusterUrl = /REDIS_URL=(\S+)/.exec(readFileSync(join(ROOT, 'docker-compose.prod.yml'), 'utf8'))?.[1] ?? ''
-  t.same(parseSeeds(clusterUrl)?.nodes.map((n) => n.host), ['redis-node-1', 'redis-node-2', 'redis-node-3'], 'the documented cluster seed list parses')
-  t.match(parseCli((services['realtime-1']?.command as string[]).slice(2), { REDIS_URL: clusterUrl }), { redis: clusterUrl })
+  t.same(parseSeeds(clusterUrl)?.nodes.map((n) => n.host), ['redis-node-1', 'redis-node-2', 'redis-node-3'],
+    'the documented cluster seed list parses')
+  t.match(parseCli((services['realtime-1']?.command as string[]).slice(2), { REDIS_URL: clusterUrl }),
+    { redis: clusterUrl })
 })
 
 t.test('the proxy waits for healthy backends, has its own health check and mounts deploy/nginx.conf', async (t) => {
   const proxy = services.proxy
   t.match(proxy?.image, /^nginx:/)
   t.same(proxy?.volumes, ['./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro'])
-  for (const dep of ['app', 'realtime-1', 'realtime-2']) t.equal(proxy?.depends_on?.[dep]?.condition, 'service_healthy', dep)
+  for (const dep of ['app', 'realtime-1', 'realtime-2']) {
+    t.equal(proxy?.depends_on?.[dep]?.condition, 'service_healthy', dep)
+  }
   t.match(proxy?.healthcheck?.test.join(' '), 'http://127.0.0.1/healthz')
   t.match(block(/location = \/healthz\s*\{/), /return 200/)
 })
@@ -112,7 +117,8 @@ t.test('nginx: /live to both replicas with the WebSocket upgrade headers, / to t
   t.match(live, /proxy_set_header Connection \$connection_upgrade;/)
   t.match(live, /proxy_set_header Host \$http_host;/, 'the realtime server sees the browser\'s Host (same-host Origin check)')
   const timeout = /proxy_read_timeout (\d+)(s|m|h)?;/.exec(live)
-  t.ok(timeout !== null && Number(timeout[1]) * ({ s: 1, m: 60, h: 3600 }[timeout[2] ?? 's'] ?? 1) > 30, 'idle live views outlast the 30 s ping')
+  t.ok(timeout !== null && Number(timeout[1]) * ({ s: 1, m: 60, h: 3600 }[timeout[2] ?? 's'] ?? 1) > 30,
+    'idle live views outlast the 30 s ping')
   const root = block(/location \/\s*\{/)
   t.match(root, /proxy_pass http:\/\/userlog_app;/)
   t.match(root, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/)

@@ -41,7 +41,9 @@ function userEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs a command; a non-zero exit rejects with its output in the message. */
-async function sh (file: string, args: string[], cwd: string, timeout: number, env: NodeJS.ProcessEnv = userEnv()): Promise<string> {
+async function sh (
+  file: string, args: string[], cwd: string, timeout: number, env: NodeJS.ProcessEnv = userEnv()
+): Promise<string> {
   try {
     const { stdout } = await run(file, args, { cwd, env, timeout, maxBuffer: 16 * 1024 * 1024 })
     return stdout
@@ -61,7 +63,8 @@ t.teardown(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', tmp], ROOT, 60_000)) as Array<{ filename: string }>
+const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', tmp], ROOT, 60_000)) as
+  Array<{ filename: string }>
 const tarball = join(tmp, packed[0]?.filename ?? 'missing.tgz')
 
 /** Paths inside the tarball, without the leading `package/`. */
@@ -70,7 +73,8 @@ const files = (await sh('tar', ['tzf', tarball], tmp, 30_000)).split('\n')
 
 t.test('npm pack: the tarball holds what a user needs and nothing else', async (t) => {
   const needed = ['package.json', 'README.md', 'SECURITY.md', 'dist/index.js', 'dist/index.d.ts',
-    'dist/realtime/index.js', 'dist/realtime/index.d.ts', 'dist/cli/main.js', 'public/tracker.js', 'public/admin/index.html']
+    'dist/realtime/index.js', 'dist/realtime/index.d.ts', 'dist/cli/main.js', 'public/tracker.js',
+    'public/admin/index.html']
   if (existsSync(join(ROOT, 'LICENSE'))) needed.push('LICENSE')
   for (const f of needed) t.ok(files.includes(f), `the tarball holds ${f}`)
 
@@ -90,7 +94,8 @@ t.test('npm pack: the tarball holds what a user needs and nothing else', async (
   t.same(files.filter((f) => !allowed(f)), [], 'no file outside the allow-list')
   // And by name, what must never ship (a broader `files` entry would let these in).
   const never = /^(src|test|bench|demo|docs|deploy|scripts|\.ci|node_modules|coverage|\.tap|\.demo)\/|^dist\/(test|bench|demo)\/|tsconfig|\.tst\.|\.test\.|\.png$|^(Makefile|Dockerfile|\.dockerignore|\.gitignore|\.taprc|eslint\.config\.js|package-lock\.json|tstyche\.json|docker-compose.*)$/
-  t.same(files.filter((f) => never.test(f)), [], 'no sources, tests, benchmarks, demo, CI, deploy files, screenshots or configs')
+  t.same(files.filter((f) => never.test(f)), [],
+    'no sources, tests, benchmarks, demo, CI, deploy files, screenshots or configs')
   t.ok(files.length < 400, `a reasonable number of files (${files.length})`)
   // tsc never deletes: a module moved or removed in src/ leaves its old output in dist/ until
   // `make clean`, and npm pack would ship it.
@@ -104,13 +109,19 @@ const project = join(tmp, 'project')
 t.test('npm install <tarball> fastify@5 into a fresh project', async (t) => {
   await sh('mkdir', ['-p', project], tmp, 10_000)
   await sh('npm', ['init', '-y'], project, 30_000)
-  await sh('npm', ['install', tarball, 'fastify@5', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project, 150_000)
-  const installed = JSON.parse(readFileSync(join(project, 'node_modules', manifest.name, 'package.json'), 'utf8')) as Manifest
+  await sh('npm', ['install', tarball, 'fastify@5', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
+    project, 150_000)
+  const installedJson = readFileSync(join(project, 'node_modules', manifest.name, 'package.json'), 'utf8')
+  const installed = JSON.parse(installedJson) as Manifest
   t.equal(installed.version, manifest.version)
 })
 
-/** Lists the modules of `ws` and `@fastify/websocket` in require.cache: CommonJS modules land there even when an ES module imports them. */
-const LOADED_WS = `Object.keys(require.cache).filter((k) => /[\\\\/]node_modules[\\\\/](ws|@fastify[\\\\/]websocket)[\\\\/]/.test(k))`
+/**
+ * Lists the modules of `ws` and `@fastify/websocket` in require.cache: CommonJS modules land there
+ * even when an ES module imports them.
+ */
+const LOADED_WS = 'Object.keys(require.cache)' +
+  `.filter((k) => /[\\\\/]node_modules[\\\\/](ws|@fastify[\\\\/]websocket)[\\\\/]/.test(k))`
 
 const CJS_APP = `'use strict'
 const { userlog } = require('fastify-userlog')
@@ -124,7 +135,9 @@ async function main () {
   await app.userlog.flush()
   const stats = app.userlog.stats()
   await app.close()
-  console.log(JSON.stringify({ status: res.statusCode, body: res.json(), stats, sameDefault: pkg.default === userlog, ws: ${LOADED_WS} }))
+  console.log(JSON.stringify({
+    status: res.statusCode, body: res.json(), stats, sameDefault: pkg.default === userlog, ws: ${LOADED_WS}
+  }))
 }
 main().catch((err) => { console.error(err); process.exit(1) })
 `
@@ -177,7 +190,8 @@ t.test('a CommonJS app: require(\'fastify-userlog\') logs a request into Redis',
   t.equal(result.stats.written, 1, 'flush() wrote the entry')
   const log = await logOf('alice')
   t.equal(log.length, 1)
-  t.match(log[0], { user: 'alice', kind: 'request', method: 'GET', path: '/hello?from=cjs', route: '/hello', status: 200 })
+  t.match(log[0],
+    { user: 'alice', kind: 'request', method: 'GET', path: '/hello?from=cjs', route: '/hello', status: 200 })
   t.same(result.ws, [], 'require(\'fastify-userlog\') loads neither ws nor @fastify/websocket')
 })
 
@@ -188,7 +202,8 @@ t.test('an ES module app: import userlog from \'fastify-userlog\' logs a request
   t.equal(result.stats.written, 1, 'flush() wrote the entry')
   const log = await logOf('bob')
   t.equal(log.length, 1)
-  t.match(log[0], { user: 'bob', kind: 'request', method: 'GET', path: '/hello?from=esm', route: '/hello', status: 200 })
+  t.match(log[0],
+    { user: 'bob', kind: 'request', method: 'GET', path: '/hello?from=esm', route: '/hello', status: 200 })
   t.same(result.ws, [], 'import \'fastify-userlog\' loads neither ws nor @fastify/websocket')
 })
 
