@@ -2,6 +2,7 @@
 // one SLOT_WRITE_SCRIPT call per hash slot). No I/O, so it is easy to test and the writer stays
 // small; what it reads of the writer's memory (memory.ts) is only committed once the batch is written.
 import calculateSlot from 'cluster-key-slot'
+import type { Cluster } from 'ioredis'
 import { ALL_SHARDS, type Keys } from '../shared/keys.js'
 import type { Entry } from '../types.js'
 import { UserMemory, type Due } from './memory.js'
@@ -319,4 +320,40 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
   }
   return { calls, entries: entries.length, shares }
+}
+
+/** The indices of a batch's slot calls not done yet, grouped by the master that owns their slot (unknown: alone). */
+export function groupByNode (cluster: Cluster, calls: SlotCall[], done: boolean[]): number[][] {
+  const byNode = new Map<string, number[]>()
+  const alone: number[][] = []
+  calls.forEach((call, i) => {
+    if (done[i] === true) return
+    const node = cluster.slots[call.slot]?.[0]
+    if (node === undefined) { alone.push([i]); return }
+    const group = byNode.get(node)
+    if (group === undefined) byNode.set(node, [i])
+    else group.push(i)
+  })
+  return [...byNode.values(), ...alone]
+}
+
+/** One NODE_WRITE_SCRIPT call made of these slot calls' sections (script.ts says why keys go in ARGV). */
+export function nodeCall (calls: SlotCall[], group: number[]): { keys: string[], argv: string[] } {
+  const argv: string[] = [String(group.length)]
+  for (const i of group) {
+    const call = calls[i] as SlotCall
+    argv.push(String(call.keys.length), String(call.argv.length))
+  }
+  for (const i of group) {
+    const call = calls[i] as SlotCall
+    for (const k of call.keys) argv.push(k)
+    for (const a of call.argv) argv.push(a)
+  }
+  return { keys: [(calls[group[0] as number] as SlotCall).keys[0] as string], argv }
+}
+
+/** A call met a slot its node does not serve (the slot map moved): resend its sections per slot. */
+export function isSlotMapError (err: unknown): boolean {
+  return err instanceof Error &&
+    /^(MOVED|ASK|CROSSSLOT|TRYAGAIN)|Too many Cluster redirections|non local key|hash to the same slot/.test(err.message)
 }

@@ -194,8 +194,8 @@ ${OPS_LUA}return 1
  * Index records are the users whose log is in another slot: their index updates are due by the
  * writer's say only (this call cannot see whether their log is new; the log's own call records it).
  */
-export const SLOT_WRITE_SCRIPT = `
-${markerLua(1)}local maxEntries = tonumber(ARGV[2])
+// The body of SLOT_WRITE_SCRIPT, on its own so that NODE_WRITE_SCRIPT can run it once per slot.
+const SLOT_BODY = `${markerLua(1)}local maxEntries = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local indexCap = tonumber(ARGV[5])
@@ -231,4 +231,35 @@ ${INDEX_LUA.replace(/^/gm, '  ')}  if paths > 0 then
 ${PRUNE_LUA}  end
 end
 ${OPS_LUA}return 1
+`
+
+export const SLOT_WRITE_SCRIPT = '\n' + SLOT_BODY
+
+/**
+ * A batch's share for one master of a Redis Cluster: the SLOT_WRITE_SCRIPT sections of every slot
+ * that master owns, in one call. A cluster refuses a command whose declared keys span slots
+ * (CROSSSLOT), but lets a script flagged allow-cross-slot-keys (Redis ≥ 7) touch keys of several
+ * slots as long as its node owns them: so only the first section's marker is declared (it routes
+ * the call) and every section's keys travel in ARGV. A key this node does not own (the slot map
+ * moved) fails the script where it is touched; the sections before it are applied with their
+ * markers set, and the writer resends them all as SLOT_WRITE_SCRIPT calls, whose markers skip
+ * what was applied. Each section keeps its own slot's marker, so a late first attempt and its
+ * retry count once either way.
+ *
+ * KEYS: [1] the first section's marker
+ * ARGV: [1] S (sections), then S pairs: number of keys, number of args of the section, then each
+ *       section's keys followed by its args
+ */
+export const NODE_WRITE_SCRIPT = `#!lua flags=allow-cross-slot-keys
+local function section (KEYS, ARGV)
+${SLOT_BODY.replace(/^(?=.)/gm, '  ')}end
+local sections = tonumber(ARGV[1])
+local a = 2 + 2 * sections
+for i = 1, sections do
+  local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local res = section({ unpack(ARGV, a, a + nk - 1) }, { unpack(ARGV, a + nk, a + nk + na - 1) })
+  if type(res) == 'table' and res.err then return res end
+  a = a + nk + na
+end
+return 1
 `

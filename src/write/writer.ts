@@ -6,10 +6,14 @@
 // counted), one warning is logged per outage, and a probe brings writing back by itself.
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Cluster } from 'ioredis'
 import type { Entry, RedisLike, WriterStats } from '../types.js'
-import { buildScriptCall, buildSlotCalls, expireEveryS, type BatchSettings, type Contributor, type SlotCall } from './batch.js'
+import {
+  buildScriptCall, buildSlotCalls, expireEveryS, groupByNode, isSlotMapError, nodeCall,
+  type BatchSettings, type Contributor, type SlotCall
+} from './batch.js'
 import { UserMemory, type Due } from './memory.js'
-import { SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
+import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
 import { isCluster } from '../shared/redis.js'
 
 /** Entries per script call: big enough that a busy host sends few calls, small enough that one call never blocks Redis for long. */
@@ -28,6 +32,8 @@ export const MIN_BATCH_INTERVAL_MS = 5
 export const PRUNE_INTERVAL_MS = 1000
 /** On a cluster, how often the writer asks whether anyone watches the all-users stream. */
 export const ALL_LEASE_CHECK_MS = 1000
+/** On a cluster, how long all-users entries gather before their shards are published. */
+export const ALL_PUBLISH_MS = 20
 
 
 interface Batch {
@@ -38,7 +44,7 @@ interface Batch {
 }
 
 type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>
-type ScriptClient = RedisLike & { userlogWrite: ScriptFn, userlogWriteSlot: ScriptFn }
+type ScriptClient = RedisLike & { userlogWrite: ScriptFn, userlogWriteSlot: ScriptFn, userlogWriteNode: ScriptFn }
 
 export class BatchWriter {
   private buffer: Entry[] = []
@@ -59,6 +65,9 @@ export class BatchWriter {
   private readonly memory: UserMemory
   /** On a cluster: whether the all-users lease was there when last checked, and when that was. */
   private allWatched = { value: false, checkedAt: -Infinity }
+  /** On a cluster: all-users entries waiting for the next publish, by shard. */
+  private readonly allQueued = new Map<number, string[]>()
+  private allTimer: NodeJS.Timeout | null = null
 
   constructor (
     client: RedisLike,
@@ -69,8 +78,12 @@ export class BatchWriter {
   ) {
     this.cluster = isCluster(client)
     this.memory = new UserMemory(settings.keys, expireEveryS(settings.ttl) * 1000)
-    const [name, lua] = this.cluster ? ['userlogWriteSlot', SLOT_WRITE_SCRIPT] : ['userlogWrite', WRITE_SCRIPT]
-    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua })
+    const scripts = this.cluster
+      ? [['userlogWriteSlot', SLOT_WRITE_SCRIPT], ['userlogWriteNode', NODE_WRITE_SCRIPT]]
+      : [['userlogWrite', WRITE_SCRIPT]]
+    for (const [name, lua] of scripts as Array<[string, string]>) {
+      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua })
+    }
     this.client = client as ScriptClient
     // A reconnect is the quickest sign that writing can resume.
     client.on('ready', this.onReady)
@@ -111,8 +124,16 @@ export class BatchWriter {
     }
   }
 
-  /** Writes everything buffered now; resolves when it is written or a write failed. */
+  /** Writes everything buffered now and publishes what waits for the all-users stream; resolves once written or failed. */
   async flush (): Promise<void> {
+    await this.drain()
+    if (this.allTimer !== null) {
+      clearTimeout(this.allTimer)
+      this.flushShards()
+    }
+  }
+
+  private async drain (): Promise<void> {
     for (;;) {
       // Awaiting a batch can start the next one (its `finally`): loop until none is in flight.
       if (this.inFlight !== null) {
@@ -196,11 +217,12 @@ export class BatchWriter {
   }
 
   /**
-   * A batch on a Redis Cluster: one call per hash slot, all in parallel (ioredis routes each to
-   * its node). The batch counts as written once every call has succeeded; a retry re-sends only
-   * the calls that have not (each slot's marker makes a late first attempt and its retry count
-   * once). The all-users stream goes out per shard, one SPUBLISH for each shard whose calls
-   * succeeded in this attempt.
+   * A batch on a Redis Cluster: the per-slot calls of the batch, gathered into one call per master
+   * that owns their slots (by the client's slot map), all masters in parallel. A master's call that
+   * is refused (its slot map moved under it) is resent as per-slot calls in the same attempt. The
+   * batch counts as written once every section has succeeded; a retry re-sends only those that
+   * have not (each slot's marker makes a late first attempt and its retry count once). The
+   * all-users stream goes out per shard, one SPUBLISH for each shard, when it is watched.
    */
   private async writeSlots (batch: Batch): Promise<void> {
     if (batch.slots === undefined) {
@@ -214,16 +236,35 @@ export class BatchWriter {
     const { calls, done } = batch.slots
     const shards = new Map<number, string[]>()
     let settled = false
-    const pending = calls.map(async (call, i) => {
-      if (done[i] === true) return
-      await this.client.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+    const delivered = (i: number): void => {
       done[i] = true
+      const call = calls[i] as SlotCall
       if (call.live.length === 0) return
       // A call that answers after the attempt timed out publishes its own share.
-      if (settled) return this.allWatched.value ? this.publishShard(call.shard, call.live) : undefined
+      if (settled) {
+        if (this.allWatched.value) this.publishShard(call.shard, call.live)
+        return
+      }
       const live = shards.get(call.shard)
       if (live === undefined) shards.set(call.shard, [...call.live])
       else live.push(...call.live)
+    }
+    const perSlot = async (i: number): Promise<void> => {
+      const call = calls[i] as SlotCall
+      await this.client.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+      delivered(i)
+    }
+    const pending = groupByNode(this.client as Cluster, calls, done).map(async (group) => {
+      if (group.length === 1) return await perSlot(group[0] as number)
+      const { keys, argv } = nodeCall(calls, group)
+      try {
+        await this.client.userlogWriteNode(keys.length, ...keys, ...argv)
+      } catch (err) {
+        if (!isSlotMapError(err)) throw err
+        await Promise.all(group.map(perSlot))
+        return
+      }
+      for (const i of group) delivered(i)
     })
     try {
       await withTimeout(Promise.all(pending))
@@ -255,9 +296,27 @@ export class BatchWriter {
     }
   }
 
-  /** One SPUBLISH of entries to an all-users shard. Not awaited: a lost live message is not a lost entry. */
+  /**
+   * Queues entries for an all-users shard. The shards are published together every
+   * ALL_PUBLISH_MS, one SPUBLISH per shard, rather than after every batch: eight shards per batch
+   * would be most of the cluster's commands. Not awaited: a lost live message is not a lost entry.
+   */
   private publishShard (shard: number, live: string[]): void {
-    this.client.spublish(this.settings.keys.allShardChannel(shard), '[' + live.join(',') + ']').catch(() => {})
+    const queued = this.allQueued.get(shard)
+    if (queued === undefined) this.allQueued.set(shard, live)
+    else for (const e of live) queued.push(e)
+    if (this.allTimer === null) {
+      this.allTimer = setTimeout(() => this.flushShards(), ALL_PUBLISH_MS)
+      this.allTimer.unref()
+    }
+  }
+
+  private flushShards (): void {
+    this.allTimer = null
+    for (const [shard, live] of this.allQueued) {
+      this.client.spublish(this.settings.keys.allShardChannel(shard), '[' + live.join(',') + ']').catch(() => {})
+    }
+    this.allQueued.clear()
   }
 
   private outage (err: Error): void {

@@ -9,7 +9,8 @@ import { buildApp, asUser, asAdmin } from '../helpers/app.js'
 import { Keys, ALL_SHARDS } from '../../src/shared/keys.js'
 import { validateOptions } from '../../src/options.js'
 import { parseSeeds } from '../../src/shared/redis.js'
-import { buildSlotCalls, markerTag } from '../../src/write/batch.js'
+import { buildSlotCalls, groupByNode, isSlotMapError, markerTag, nodeCall } from '../../src/write/batch.js'
+import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT } from '../../src/write/script.js'
 
 const rc = await RedisCluster.start()
 const db = rc.client()
@@ -210,4 +211,37 @@ t.test('with a seed string: an owned cluster client survives a node restart', as
   }
   const res = await app.inject({ url: '/userlog/api/logs/user0', headers: asAdmin })
   t.equal(res.statusCode, 200)
+})
+
+t.test('one call per master; a call that meets a slot its master lost is resent per slot, applied once', async (t) => {
+  const client = rc.client()
+  t.teardown(() => client.disconnect())
+  await client.ping()
+  client.defineCommand('userlogWriteNode', { lua: NODE_WRITE_SCRIPT })
+  client.defineCommand('userlogWriteSlot', { lua: SLOT_WRITE_SCRIPT })
+  const node = client as unknown as Record<'userlogWriteNode' | 'userlogWriteSlot', (n: number, ...a: string[]) => Promise<number>>
+  const own = new Keys('nodecalls')
+  const settings = { keys: own, maxEntries: MAX, ttl: 60, indexCap: 100, publish: false }
+  const entries = USERS.map((user, i) => ({ id: `n${i}`, t: 1, user, kind: 'request', path: '/n' }))
+  const { calls } = buildSlotCalls('wn', 1, entries, settings, [], Date.now())
+  const groups = groupByNode(client, calls, calls.map(() => false))
+  t.ok(groups.length <= rc.ports.length, `${calls.length} slot calls gathered into ${groups.length} node calls`)
+  for (const group of groups) {
+    const { keys: k, argv } = nodeCall(calls, group)
+    t.equal(await node.userlogWriteNode(k.length, ...k, ...argv), 1)
+  }
+  for (const user of USERS) t.equal(await client.llen(own.log(user)), 1, `${user}: one entry`)
+
+  // A stale slot map: every slot call of batch 2 sent to one master. The sections its node owns
+  // (in order, up to the first it does not) are applied; the refusal says the map moved.
+  const second = buildSlotCalls('wn', 2, entries.map((e) => ({ ...e, id: `m${e.id}` })), settings, [], Date.now()).calls
+  const all = second.map((_, i) => i)
+  const { keys: k, argv } = nodeCall(second, all)
+  const refusal = await node.userlogWriteNode(k.length, ...k, ...argv).then(() => null, (err: Error) => err)
+  t.ok(refusal !== null && isSlotMapError(refusal), `refused: ${refusal?.message ?? 'no error'}`)
+  // The writer then resends every section on its own; the markers skip what already ran.
+  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+  const lens = await Promise.all(USERS.map(async (user) => await client.llen(own.log(user))))
+  t.same(lens, USERS.map(() => 2), 'each batch once')
 })
