@@ -10,8 +10,9 @@ import { runCli } from '../../src/cli/run.js'
 const RUNS = Number(process.env.USERLOG_FUZZ_RUNS ?? 1000)
 
 const word = fc.oneof(
-  fc.constantFrom('realtime', 'tail', 'help', '--', '-', '--help', '-h', '-v', '--version', '--port', '--host', '--redis',
-    '--path', '--origin', '--prefix', '--all', '--json', '--log-level', '--port=', '--origin=', '-hv', '--=x', '*'),
+  fc.constantFrom('realtime', 'tail', 'help', '--', '-', '--help', '-h', '-v', '--version', '--port', '--host',
+    '--redis', '--path', '--origin', '--prefix', '--all', '--json', '--log-level', '--port=', '--origin=', '-hv',
+    '--=x', '*'),
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 12 })
 )
@@ -32,7 +33,9 @@ t.test('parseCli: a well-formed command or a UsageError, nothing else', async (t
   fc.assert(fc.property(argvs, envs, (argv, env) => {
     try {
       const cmd = parseCli(argv, env)
-      if (cmd.command === 'realtime') return Number.isInteger(cmd.port) && cmd.port >= 0 && cmd.port <= 65535 && cmd.path.startsWith('/')
+      if (cmd.command === 'realtime') {
+        return Number.isInteger(cmd.port) && cmd.port >= 0 && cmd.port <= 65535 && cmd.path.startsWith('/')
+      }
       if (cmd.command === 'tail') return cmd.user === null || (cmd.user !== '' && cmd.user !== '*')
       return true
     } catch (err) {

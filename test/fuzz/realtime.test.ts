@@ -22,20 +22,26 @@ function firstMessages (real: string): fc.Arbitrary<{ data: string | Buffer, bin
     fc.string({ maxLength: 300 }),
     fc.string({ unit: 'binary', maxLength: 300 }),
     fc.jsonValue().map((v) => JSON.stringify(v)),
-    fc.record({ token: fc.oneof(fc.string({ maxLength: 300 }), fc.jsonValue()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+    fc.record({ token: fc.oneof(fc.string({ maxLength: 300 }), fc.jsonValue()) }, { requiredKeys: [] })
+      .map((v) => JSON.stringify(v)),
     fc.constantFrom(
-      JSON.stringify({ tok: real }), JSON.stringify([real]), JSON.stringify({ token: [real] }), JSON.stringify({ token: { token: real } }),
-      JSON.stringify({ token: ` ${real}` }), JSON.stringify({ token: real + '\u0000' }), JSON.stringify({ token: real, pad: 'x'.repeat(5000) }),
+      JSON.stringify({ tok: real }), JSON.stringify([real]), JSON.stringify({ token: [real] }),
+      JSON.stringify({ token: { token: real } }), JSON.stringify({ token: ` ${real}` }),
+      JSON.stringify({ token: real + '\u0000' }), JSON.stringify({ token: real, pad: 'x'.repeat(5000) }),
       `{"__proto__":{"token":"${real}"}}`, JSON.stringify(real), real
     )
   ).map((data) => ({ data, binary: false }))
-  const binary = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.constant(Buffer.from(JSON.stringify({ token: real }))))
-    .map((data) => ({ data, binary: true }))
+  const binary = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    fc.constant(Buffer.from(JSON.stringify({ token: real })))
+  ).map((data) => ({ data, binary: true }))
   return fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: binary })
 }
 
 t.test('readToken: null, or exactly the token field of a JSON object, printable and bounded', async (t) => {
-  fc.assert(fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.record({ token: fc.string() }).map((v) => JSON.stringify(v))), (s) => {
+  const messages = fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.record({ token: fc.string() }).map((v) => JSON.stringify(v)))
+  fc.assert(fc.property(messages, (s) => {
     const token = readToken(Buffer.from(s), false)
     if (token === null) return true
     const parsed = JSON.parse(s) as { token: unknown }
@@ -59,7 +65,9 @@ t.test('random first messages over real sockets: always 4401, no grant consumed,
       if (c.closeInfo === null) c.close()
       const code = c.closeInfo?.code ?? 0
       codes.set(code, (codes.get(code) ?? 0) + 1)
-      if (code !== 4401 || c.messages.length > 0) t.fail(`closed ${code} after ${c.messages.length} messages for ${JSON.stringify(String(data).slice(0, 80))}`)
+      if (code !== 4401 || c.messages.length > 0) {
+        t.fail(`closed ${code} after ${c.messages.length} messages for ${JSON.stringify(String(data).slice(0, 80))}`)
+      }
     }))
   }
   t.same([...codes], [[4401, RUNS]], `${RUNS} connections, every one refused with 4401`)

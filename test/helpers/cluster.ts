@@ -33,7 +33,8 @@ export class RedisCluster {
     }
     const cluster = new RedisCluster(ports)
     for (const port of ports) await cluster.startNode(port)
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'])
+    await run('redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'])
     await cluster.waitOk()
     return cluster
   }

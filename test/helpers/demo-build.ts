@@ -24,7 +24,8 @@ export async function ensureBuilt (): Promise<void> {
     }
     try {
       if (!existsSync(DIST_INDEX)) {
-        await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT })
+        const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+        await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT })
       }
       return
     } finally {

@@ -47,10 +47,23 @@ export interface TestEntry { id: string, t: number, user: string, kind: string, 
 let seq = 0
 export function entry (user: string, extra: Record<string, unknown> = {}): TestEntry {
   seq++
-  return { id: `e${seq}-${randomBytes(3).toString('hex')}`, t: Date.now(), user, kind: 'request', method: 'GET', path: `/p/${seq}`, status: 200, ms: 1.5, ...extra }
+  return {
+    id: `e${seq}-${randomBytes(3).toString('hex')}`,
+    t: Date.now(),
+    user,
+    kind: 'request',
+    method: 'GET',
+    path: `/p/${seq}`,
+    status: 200,
+    ms: 1.5,
+    ...extra
+  }
 }
 
-/** Writes a batch as the plugin does: LPUSH (newest first), LTRIM to the cap, one message per user channel and one on the all-users channel. */
+/**
+ * Writes a batch as the plugin does: LPUSH (newest first), LTRIM to the cap, one message per user
+ * channel and one on the all-users channel.
+ */
 export async function write (db: Redis, entries: TestEntry[], maxEntries = 100): Promise<void> {
   const byUser = new Map<string, TestEntry[]>()
   for (const e of entries) {
@@ -78,7 +91,8 @@ export class Client {
 
   private constructor (readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.messages.push(JSON.parse(String(data)) as Msg)
+      // binaryType is the default 'nodebuffer': every message is one Buffer.
+      this.messages.push(JSON.parse((data as Buffer).toString('utf8')) as Msg)
       for (const l of this.listeners) l()
     })
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
@@ -113,7 +127,11 @@ export class Client {
   async until (check: (ms: Msg[]) => boolean, ms = 10_000, what = 'condition'): Promise<void> {
     if (check(this.messages)) return
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.messages.map((m) => m.type))}, closed: ${JSON.stringify(this.closeInfo)}`)) }, ms)
+      const timer = setTimeout(() => {
+        done()
+        const got = JSON.stringify(this.messages.map((m) => m.type))
+        reject(new Error(`timed out waiting for ${what}; got ${got}, closed: ${JSON.stringify(this.closeInfo)}`))
+      }, ms)
       const listener = (): void => { if (check(this.messages)) { done(); resolve() } }
       const done = (): void => {
         clearTimeout(timer)
@@ -126,7 +144,9 @@ export class Client {
   /** Every entry received (backlog and live), in order. */
   entries (): TestEntry[] {
     const out: TestEntry[] = []
-    for (const m of this.messages) if (m.type === 'backlog' || m.type === 'entries') out.push(...(m.entries as TestEntry[]))
+    for (const m of this.messages) {
+      if (m.type === 'backlog' || m.type === 'entries') out.push(...(m.entries as TestEntry[]))
+    }
     return out
   }
 
@@ -136,7 +156,9 @@ export class Client {
 }
 
 /** Waits until `check()` holds, polling. */
-export async function eventually (check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+export async function eventually (
+  check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'
+): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     if (await check()) return

@@ -8,7 +8,9 @@ import { ROOT } from './demo-build.js'
 const LOADER = pathToFileURL(join(ROOT, 'node_modules/@tapjs/typescript/dist/esm/import.mjs')).href
 
 /** Runs `file` (absolute, or relative to the repository root) with `args`, from the repository root. */
-export function spawnSource (file: string, args: string[], options: { nodeArgs?: string[], stdio?: StdioOptions } = {}): ChildProcess {
+export function spawnSource (
+  file: string, args: string[], options: { nodeArgs?: string[], stdio?: StdioOptions } = {}
+): ChildProcess {
   return spawn(process.execPath, [...(options.nodeArgs ?? []), `--import=${LOADER}`, file, ...args],
     { cwd: ROOT, stdio: options.stdio ?? ['ignore', 'inherit', 'inherit', 'ipc'] })
 }

@@ -2,7 +2,9 @@
 // entries it missed once it reads again, and is closed with 1013 if it stays stuck.
 import t from 'tap'
 import { RedisServer } from '../helpers/redis.js'
-import { Client, entry, eventually, mint, startServer, write, type Server, type TestEntry } from '../helpers/realtime.js'
+import {
+  Client, entry, eventually, mint, startServer, write, type Server, type TestEntry
+} from '../helpers/realtime.js'
 
 const redis = await RedisServer.start()
 const db = redis.client()
@@ -12,8 +14,13 @@ t.beforeEach(async () => { await db.flushall() })
 const MAX = 16 * 1024
 const big = (i: number): TestEntry => entry('alice', { n: i, ua: 'x'.repeat(4000) })
 
-/** Publishes batches of 16 large entries until the server has skipped some for the viewer; returns what was published and the largest message. */
-async function flood (srv: Server, until: () => boolean): Promise<{ published: TestEntry[], largest: number, peak: number }> {
+/**
+ * Publishes batches of 16 large entries until the server has skipped some for the viewer; returns
+ * what was published and the largest message.
+ */
+async function flood (
+  srv: Server, until: () => boolean
+): Promise<{ published: TestEntry[], largest: number, peak: number }> {
   const published: TestEntry[] = []
   let largest = 0
   let peak = 0
@@ -56,7 +63,8 @@ t.test('a viewer that stops reading is skipped, told the count, and nothing else
   t.same(got, [...got].sort((a, b) => a - b), 'in order')
   t.equal(new Set(got).size, got.length, 'no duplicates')
   const firstDropped = c.messages.findIndex((m) => m.type === 'dropped')
-  t.ok(firstDropped > 0 && c.messages.slice(firstDropped + 1).some((m) => m.type === 'entries'), 'the notice precedes the entries that follow it')
+  t.ok(firstDropped > 0 && c.messages.slice(firstDropped + 1).some((m) => m.type === 'entries'),
+    'the notice precedes the entries that follow it')
 })
 
 t.test('a viewer stuck past stuckMs is closed with 1013', async (t) => {

@@ -111,10 +111,17 @@ t.test('runCli: --help, version and usage errors', async (t) => {
 const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u202e]/
 
 t.test('formatting: one line per entry, untrusted text made harmless', async (t) => {
-  t.equal(formatEntry({ id: 'x', t: 1763900000123, user: 'alice', kind: 'request', method: 'GET', status: 200, path: '/items?page=2', ms: 3.2 }),
+  t.equal(formatEntry({
+    id: 'x', t: 1763900000123, user: 'alice', kind: 'request', method: 'GET', status: 200, path: '/items?page=2',
+    ms: 3.2
+  }),
     '2025-11-23T12:13:20.123Z  alice  request  GET  200  /items?page=2  3.2ms')
-  t.equal(formatEntry({ id: 'x', t: 'soon', user: 'bob', kind: 'pageview', path: '/a' }), '-  bob  pageview  -  -  /a  -')
-  const hostile = formatEntry({ id: 'x', t: 0, user: 'e\u001b[2J', kind: { a: 1 }, method: null, status: '\u009b31m', path: '/\r\nfake line\u202e', ms: Infinity })
+  t.equal(formatEntry({ id: 'x', t: 'soon', user: 'bob', kind: 'pageview', path: '/a' }),
+    '-  bob  pageview  -  -  /a  -')
+  const hostile = formatEntry({
+    id: 'x', t: 0, user: 'e\u001b[2J', kind: { a: 1 }, method: null, status: '\u009b31m', path: '/\r\nfake line\u202e',
+    ms: Infinity
+  })
   t.notMatch(hostile, RAW_CONTROL, 'no control or bidi characters reach the terminal')
   t.match(hostile, /e\\u001b\[2J/)
   t.match(hostile, /\/\\u000d\\u000afake line\\u202e/)
@@ -151,7 +158,8 @@ t.test('userlog tail --all --json follows every user', async (t) => {
   const c = capture()
   const running = await runCli(['tail', '--all', '--json', '--redis', redis.url], {}, c.io) as Running
   t.teardown(() => running.close())
-  await eventually(async () => Number((await db.pubsub('NUMSUB', 'userlog:live:*all') as [string, number])[1]) === 1, 10_000, 'subscribed')
+  await eventually(async () =>
+    Number((await db.pubsub('NUMSUB', 'userlog:live:*all') as [string, number])[1]) === 1, 10_000, 'subscribed')
   const batch = [entry('alice'), entry('bob')]
   await write(db, batch)
   await eventually(() => c.out.length === 2, 10_000, 'two lines')
@@ -161,14 +169,17 @@ t.test('userlog tail --all --json follows every user', async (t) => {
 t.test('userlog realtime serves, and shuts down with 1001 and its Redis connections closed', async (t) => {
   await db.flushall()
   const c = capture()
-  const running = await runCli(['realtime', '--port', '0', '--redis', redis.url, '--log-level', 'silent', '--path', '/stream'], {}, c.io) as Running
+  const running = await runCli(
+    ['realtime', '--port', '0', '--redis', redis.url, '--log-level', 'silent', '--path', '/stream'], {}, c.io
+  ) as Running
   let closed = false
   t.teardown(async () => { if (!closed) await running.close() })
   t.equal(running.command, 'realtime')
   t.match(running.address, /^http:\/\/127\.0\.0\.1:\d+$/)
   const health = await fetch(`${running.address as string}/healthz`)
   t.equal(health.status, 200)
-  const viewer = await Client.viewer(`${(running.address as string).replace('http', 'ws')}/stream`, await mint(db, 'alice'))
+  const wsUrl = `${(running.address as string).replace('http', 'ws')}/stream`
+  const viewer = await Client.viewer(wsUrl, await mint(db, 'alice'))
   await viewer.until((ms) => ms.some((m) => m.type === 'backlog'))
   await running.close()
   closed = true
@@ -178,7 +189,8 @@ t.test('userlog realtime serves, and shuts down with 1001 and its Redis connecti
 
 t.test('userlog realtime on a port in use fails and leaves nothing open', async (t) => {
   const c = capture()
-  const first = await runCli(['realtime', '--port', '0', '--redis', redis.url, '--log-level', 'silent'], {}, c.io) as Running
+  const first = await runCli(['realtime', '--port', '0', '--redis', redis.url, '--log-level', 'silent'], {}, c.io) as
+    Running
   t.teardown(() => first.close())
   const port = new URL(first.address as string).port
   await t.rejects(runCli(['realtime', '--port', port, '--redis', redis.url, '--log-level', 'silent'], {}, c.io), /EADDRINUSE/)

@@ -74,7 +74,9 @@ t.test('single-user and all-users live views, single-use tokens, one SSUBSCRIBE 
   t.equal(hub.cluster, true)
   await eventually(() => hub.sub.connections === 3 && hub.redisUp, 10_000, 'three subscriber connections')
 
-  const users = [userOn(cluster.ports[0] as number), userOn(cluster.ports[1] as number), userOn(cluster.ports[2] as number)]
+  const users = [
+    userOn(cluster.ports[0] as number), userOn(cluster.ports[1] as number), userOn(cluster.ports[2] as number)
+  ]
   const old = entry(users[0] as string)
   await write(db, [old])
 
@@ -108,7 +110,8 @@ t.test('single-user and all-users live views, single-use tokens, one SSUBSCRIBE 
   await eventually(() => rt.app.userlogRealtime.stats().channels === 0, 5000, 'channels released')
   const counts = await Promise.all(cluster.ports.map(async (port) => {
     const node = db.nodes('master').find((n) => n.options.port === port)
-    return await (node as NonNullable<typeof node>).call('PUBSUB', 'SHARDNUMSUB', keys.userChannel(users[0] as string)) as [string, number]
+    return await (node as NonNullable<typeof node>)
+      .call('PUBSUB', 'SHARDNUMSUB', keys.userChannel(users[0] as string)) as [string, number]
   }))
   t.same(counts.map((c) => c[1]).reduce((a, b) => a + b, 0), 0, 'no node holds a subscription any more')
 })
@@ -129,7 +132,9 @@ t.test('a master restart: viewers are told down and up, resubscribed, and catch 
   for (const c of [a, b, all]) await c.until((ms) => ms.some((m) => m.type === 'backlog'))
 
   await cluster.killNode(victim)
-  for (const c of [a, b, all]) await c.until((ms) => ms.some((m) => m.type === 'status' && m.redis === 'down'), 5000, 'status down')
+  for (const c of [a, b, all]) {
+    await c.until((ms) => ms.some((m) => m.type === 'status' && m.redis === 'down'), 5000, 'status down')
+  }
   // While the node is down: one entry published live on a node that is still up, one only pushed
   // to the log (its message lost): the first arrives once, the second when the hub catches up.
   const live = entry(elsewhere)
@@ -142,9 +147,12 @@ t.test('a master restart: viewers are told down and up, resubscribed, and catch 
   }
   await cluster.startNode(victim)
   await cluster.waitOk()
-  for (const c of [a, b, all]) await c.until((ms) => ms.some((m) => m.type === 'status' && m.redis === 'up'), 15_000, 'status up')
+  for (const c of [a, b, all]) {
+    await c.until((ms) => ms.some((m) => m.type === 'status' && m.redis === 'up'), 15_000, 'status up')
+  }
   await b.until(() => ids(b).includes(silent.id), 10_000, 'the missed entry')
-  t.same(ids(b).filter((id) => id === live.id || id === silent.id).sort(), [live.id, silent.id].sort(), 'each entry exactly once')
+  t.same(ids(b).filter((id) => id === live.id || id === silent.id).sort(), [live.id, silent.id].sort(),
+    'each entry exactly once')
 
   // After the restart, every channel is subscribed again, on the restarted node too.
   const after = [entry(onVictim), entry(elsewhere)]
@@ -152,7 +160,8 @@ t.test('a master restart: viewers are told down and up, resubscribed, and catch 
     try { await write(db, after); return true } catch { return false }
   }, 10_000, 'the cluster accepting writes')
   await a.until(() => ids(a).includes(after[0]?.id as string), 10_000, 'a live entry on the restarted node')
-  await all.until(() => ids(all).includes(after[0]?.id as string) && ids(all).includes(after[1]?.id as string), 10_000, 'all users after restart')
+  await all.until(() => ids(all).includes(after[0]?.id as string) && ids(all).includes(after[1]?.id as string),
+    10_000, 'all users after restart')
   for (const c of [a, b, all]) t.equal(new Set(ids(c)).size, ids(c).length, 'no entry twice')
 })
 
@@ -183,7 +192,9 @@ t.test('a watched channel\'s slot migrating to another master: the server follow
   const dstId = await node(dst).call('CLUSTER', 'MYID') as string
   await node(dst).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
   await node(src).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
-  for (const p of cluster.ports) if (p !== src && p !== dst) await node(p).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
+  for (const p of cluster.ports) {
+    if (p !== src && p !== dst) await node(p).call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId)
+  }
 
   const e = entry(user)
   await eventually(async () => {
@@ -220,7 +231,8 @@ t.test('two realtime servers on the cluster: every viewer gets every entry exact
   }
   for (const v of viewers) {
     const want = written.filter((e) => v.user === null || e.user === v.user).map((e) => e.id)
-    await v.c.until(() => ids(v.c).length - (before.get(v.c) ?? 0) >= want.length, 15_000, `entries of ${v.user ?? '*'}`)
+    await v.c.until(() => ids(v.c).length - (before.get(v.c) ?? 0) >= want.length, 15_000,
+      `entries of ${v.user ?? '*'}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
     const got = ids(v.c).slice(before.get(v.c))
     t.same(got.slice().sort(), want.slice().sort(), `${v.user ?? '*'}: each entry exactly once`)
@@ -234,7 +246,10 @@ t.test('an ioredis Cluster instance is used, not closed', async (t) => {
   t.ok(await hub.ready(10_000))
   const user = userOn(cluster.ports[1] as number)
   const got: string[] = []
-  const w = hub.watch(user, { backlog: (es) => got.push(...es.map((e) => e.id)), entries: (es) => got.push(...es.map((e) => e.id)) })
+  const w = hub.watch(user, {
+    backlog: (es) => got.push(...es.map((e) => e.id)),
+    entries: (es) => got.push(...es.map((e) => e.id))
+  })
   await eventually(() => hub.stats().channels === 1 && hub.redisUp, 5000, 'watching')
   await new Promise((resolve) => setTimeout(resolve, 100))
   const e = entry(user)
@@ -258,7 +273,8 @@ t.test('the CLI: --redis takes a seed list; `userlog tail` follows a user on the
   await write(db, [old])
   const out: string[] = []
   const err: string[] = []
-  const running = await runCli(['tail', user, '--json', '--redis', seeds], {}, { out: (l) => out.push(l), err: (l) => err.push(l) })
+  const running = await runCli(['tail', user, '--json', '--redis', seeds], {},
+    { out: (l) => out.push(l), err: (l) => err.push(l) })
   t.teardown(async () => { if (typeof running !== 'number') await running.close() })
   const idsOut = (): string[] => out.map((l) => (JSON.parse(l) as TestEntry).id)
   await eventually(() => idsOut().at(-1) === old.id, 10_000, 'the backlog')

@@ -18,9 +18,14 @@ t.test('requests of a user reach a live viewer: backlog first, then each new req
   await app.inject({ url: '/items/1', headers: asUser(user) })
   await app.userlog.flush()
 
-  const grant = await app.inject({ method: 'POST', url: '/userlog/api/token', headers: { ...asAdmin, 'content-type': 'application/json' }, payload: { user } })
+  const grant = await app.inject({
+    method: 'POST',
+    url: '/userlog/api/token',
+    headers: { ...asAdmin, 'content-type': 'application/json' },
+    payload: { user }
+  })
   t.equal(grant.statusCode, 200)
-  const { token } = grant.json() as { token: string }
+  const { token } = grant.json<{ token: string }>()
   const c = await Client.viewer(rt.url, token)
   t.teardown(() => c.close())
   await c.until((ms) => ms.some((m) => m.type === 'backlog'))
@@ -45,8 +50,13 @@ t.test('the all-users grant streams every user with a user field', async (t) => 
   t.teardown(() => app.close())
   const rt = await startServer({ redis: redis.url })
   t.teardown(() => rt.app.close())
-  const grant = await app.inject({ method: 'POST', url: '/userlog/api/token', headers: { ...asAdmin, 'content-type': 'application/json' }, payload: { user: '*' } })
-  const c = await Client.viewer(rt.url, (grant.json() as { token: string }).token)
+  const grant = await app.inject({
+    method: 'POST',
+    url: '/userlog/api/token',
+    headers: { ...asAdmin, 'content-type': 'application/json' },
+    payload: { user: '*' }
+  })
+  const c = await Client.viewer(rt.url, grant.json<{ token: string }>().token)
   t.teardown(() => c.close())
   await c.until((ms) => ms.some((m) => m.type === 'backlog'))
   t.same(c.messages.slice(0, 2), [{ type: 'hello', user: '*' }, { type: 'backlog', entries: [] }])

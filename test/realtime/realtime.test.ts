@@ -3,8 +3,12 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisServer } from '../helpers/redis.js'
-import { Client, entry, eventually, keys, mint, startServer, upgradeStatus, write, type TestEntry } from '../helpers/realtime.js'
-import { userlogRealtime, validateRealtimeOptions, readToken, checkOrigin, mergeSnapshot, RecentIds, type LiveEntry } from '../../src/realtime/index.js'
+import {
+  Client, entry, eventually, keys, mint, startServer, upgradeStatus, write, type TestEntry
+} from '../helpers/realtime.js'
+import {
+  userlogRealtime, validateRealtimeOptions, readToken, checkOrigin, mergeSnapshot, RecentIds, type LiveEntry
+} from '../../src/realtime/index.js'
 import { unseen } from '../../src/realtime/entries.js'
 import Fastify from 'fastify'
 
@@ -28,7 +32,8 @@ t.test('hello, the backlog oldest first, then live entries', async (t) => {
   await write(db, [fresh[0] as TestEntry, entry('bob')])
   await write(db, [fresh[1] as TestEntry])
   await c.until(() => c.entries().length === 5)
-  t.same(c.messages.slice(2), [{ type: 'entries', entries: [fresh[0]] }, { type: 'entries', entries: [fresh[1]] }], 'only alice, in order')
+  t.same(c.messages.slice(2), [{ type: 'entries', entries: [fresh[0]] }, { type: 'entries', entries: [fresh[1]] }],
+    'only alice, in order')
   t.equal(srv.app.userlogRealtime.stats().viewers, 1)
 })
 
@@ -163,7 +168,8 @@ t.test('the all-users stream: one subscription, an empty backlog, entries carry 
 t.test('channels are subscribed while watched and unsubscribed after the last viewer leaves', async (t) => {
   const srv = await startServer({ redis: redis.url })
   t.teardown(() => srv.app.close())
-  const numsub = async (user: string): Promise<number> => Number((await db.pubsub('NUMSUB', keys.userChannel(user)) as [string, number])[1])
+  const numsub = async (user: string): Promise<number> =>
+    Number((await db.pubsub('NUMSUB', keys.userChannel(user)) as [string, number])[1])
   const a1 = await Client.viewer(srv.url, await mint(db, 'alice'))
   const a2 = await Client.viewer(srv.url, await mint(db, 'alice'))
   const b1 = await Client.viewer(srv.url, await mint(db, 'bob'))
@@ -224,7 +230,8 @@ t.test('no gap and no duplicate while entries are published as viewers join', as
     await v.until(() => v.entries().at(-1)?.id === published.at(-1)?.id, 10_000, `viewer ${i} to reach the last entry`)
     const got = v.entries().map((e) => e.n as number)
     const first = got[0] as number
-    t.same(got, Array.from({ length: total - first }, (_, k) => first + k), `viewer ${i}: every entry from #${first} exactly once, in order`)
+    t.same(got, Array.from({ length: total - first }, (_, k) => first + k),
+      `viewer ${i}: every entry from #${first} exactly once, in order`)
     const backlog = v.ofType('backlog')[0]?.entries as TestEntry[]
     t.ok(backlog.length <= 100 || backlog.length > 0, 'backlog present')
   }
@@ -316,7 +323,8 @@ t.test('untrusted live messages: unusable items are skipped, re-published entrie
   t.teardown(() => c.close())
   await c.until((ms) => ms.some((m) => m.type === 'backlog'))
   const channel = keys.userChannel('alice')
-  for (const garbage of ['not json', '[1,"x",null]', '{"no":"id"}', '[]', '{"id":42}', `[{"id":"${'x'.repeat(300)}"}]`]) {
+  const garbages = ['not json', '[1,"x",null]', '{"no":"id"}', '[]', '{"id":42}', `[{"id":"${'x'.repeat(300)}"}]`]
+  for (const garbage of garbages) {
     await db.publish(channel, garbage)
   }
   const second = entry('alice')

@@ -52,7 +52,9 @@ t.test('two servers, viewers on both: every entry reaches every viewer exactly o
   }
   t.teardown(() => { for (const v of late) v.c.close() })
   for (const v of viewers) {
-    const want = [...old, ...written].filter((e) => v.user === null ? written.includes(e) : e.user === v.user).map((e) => e.id)
+    const want = [...old, ...written]
+      .filter((e) => v.user === null ? written.includes(e) : e.user === v.user)
+      .map((e) => e.id)
     await v.c.until(() => v.c.entries().length >= want.length, 10_000, `entries of ${v.user ?? '*'}`)
     const got = v.c.entries().map((e) => e.id)
     t.same(got, want, `${v.user ?? '*'}: every entry once, in order`)
@@ -80,7 +82,9 @@ t.test('child processes: two `userlog realtime` servers on two ports', async (t)
   for (let i = 0; i < 2; i++) {
     const port = await freePort()
     // The CLI from src/, compiled on the fly by the same loader tap runs this file with.
-    const p = spawnSource('src/cli/main.ts', ['realtime', '--port', String(port), '--redis', redis.url, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const p = spawnSource('src/cli/main.ts',
+      ['realtime', '--port', String(port), '--redis', redis.url, '--log-level', 'warn'],
+      { stdio: ['ignore', 'ignore', 'inherit'] })
     procs.push(p)
     urls.push(`http://127.0.0.1:${port}`)
   }

@@ -20,7 +20,8 @@ const VIEWERS_JS = fileURLToPath(new URL('../fixtures/viewers.mjs', import.meta.
 const redis = await RedisServer.start()
 const db = new Redis(redis.url)
 // The server runs from src/, compiled by the loader tap runs this file with.
-const server = spawnSource(fileURLToPath(new URL('../fixtures/realtime-server.ts', import.meta.url)), [redis.url, '1000'], { nodeArgs: ['--expose-gc'] })
+const fixture = fileURLToPath(new URL('../fixtures/realtime-server.ts', import.meta.url))
+const server = spawnSource(fixture, [redis.url, '1000'], { nodeArgs: ['--expose-gc'] })
 const [{ port }] = await once(server, 'message') as [{ port: number }]
 const srv = { url: `ws://127.0.0.1:${port}/live`, http: `http://127.0.0.1:${port}` }
 t.teardown(async () => { server.kill('SIGTERM'); db.disconnect(); await redis.stop() })
@@ -51,7 +52,8 @@ async function metrics (): Promise<Record<string, number>> {
 
 /** Subscribers Redis counts for every user channel and the all-users channel. */
 async function subscriptions (): Promise<number> {
-  const reply = await db.pubsub('NUMSUB', ...USERS.map((u) => keys.userChannel(u)), keys.allChannel) as Array<string | number>
+  const reply = await db.pubsub('NUMSUB', ...USERS.map((u) => keys.userChannel(u)), keys.allChannel) as
+    Array<string | number>
   let n = 0
   for (let i = 1; i < reply.length; i += 2) n += Number(reply[i])
   return n
@@ -100,7 +102,8 @@ t.test('1,000 viewers frozen, then 1,000 killed: nothing leaks', async (t) => {
   // Entries keep coming for the silent viewers: their queues fill until the ping gives up on them.
   for (let i = 0; i < 20; i++) await write(db, USERS.map((u) => entry(u, { pad: 'x'.repeat(500) })))
   await allGone('the frozen viewers to be terminated')
-  t.equal((await metrics())['userlog_realtime_viewers_closed_total{reason="unresponsive"}'], VIEWERS, 'each was terminated for missing a ping')
+  t.equal((await metrics())['userlog_realtime_viewers_closed_total{reason="unresponsive"}'], VIEWERS,
+    'each was terminated for missing a ping')
   frozen.kill('SIGKILL')
 
   const killed = await viewersProcess(VIEWERS)
@@ -124,6 +127,8 @@ t.test('1,000 viewers frozen, then 1,000 killed: nothing leaks', async (t) => {
   }
   const mib = (b: number): string => (b / 1048576).toFixed(1)
   // A viewer costs about 9 KiB of heap: a leak of even a fifth of that per viewer would pass 2 MiB.
-  t.ok(end - baseline < 2 * 1024 * 1024, `memory back to baseline: ${mib(baseline)} MiB before, ${mib(peak)} with ${VIEWERS} viewers, ${mib(end)} after`)
-  t.comment(`heap + buffers: ${mib(baseline)} MiB baseline, ${mib(peak)} MiB with ${VIEWERS} viewers, ${mib(end)} MiB after ${2 * VIEWERS} vanished`)
+  t.ok(end - baseline < 2 * 1024 * 1024, `memory back to baseline: ${mib(baseline)} MiB before, ` +
+    `${mib(peak)} with ${VIEWERS} viewers, ${mib(end)} after`)
+  t.comment(`heap + buffers: ${mib(baseline)} MiB baseline, ${mib(peak)} MiB with ${VIEWERS} viewers, ` +
+    `${mib(end)} MiB after ${2 * VIEWERS} vanished`)
 })
