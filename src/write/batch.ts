@@ -84,7 +84,8 @@ export class BatchOps {
   hmax (key: string, field: string, value: number): void { this.ops.push(['HMAX', key, field, String(value)]) }
 
   get size (): number {
-    return this.ops.length + this.hlls.size + this.increments.size + this.capped.size + this.extremes.size + this.maxSums.size
+    return this.ops.length + this.hlls.size + this.increments.size + this.capped.size + this.extremes.size +
+      this.maxSums.size
   }
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
@@ -157,7 +158,9 @@ export function freshMemory (s: BatchSettings): UserMemory {
 interface UserGroup { json: string[], lastPath: string }
 
 /** Serialises a batch's entries grouped by user (keeping each user's last page) and collects the contributors' ops. */
-function groupByUser (entries: Entry[], contributors: Contributor[]): { byUser: Map<string, UserGroup>, ops: BatchOps } {
+function groupByUser (
+  entries: Entry[], contributors: Contributor[]
+): { byUser: Map<string, UserGroup>, ops: BatchOps } {
   const byUser = new Map<string, UserGroup>()
   const ops = new BatchOps()
   for (const entry of entries) {
@@ -220,7 +223,10 @@ export interface SlotCalls {
   shares: Due[]
 }
 
-/** Slot → a short hash tag in that slot (`*w.<n>`: '*' is never in an encoded user name, so no user's SCAN pattern matches it). */
+/**
+ * Slot → a short hash tag in that slot (`*w.<n>`: '*' is never in an encoded user name, so no user's
+ * SCAN pattern matches it).
+ */
 let markerTags: string[] | null = null
 
 /** A hash tag that hashes to `slot`, for the writer marker kept in that slot. */
@@ -308,8 +314,9 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   const calls: SlotCall[] = []
   for (const [slot, g] of groups) {
     const holdsIndex = g === idx
-    const argv = [String(seq), String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now), String(s.indexCap),
-      prune ? '1' : '0', String(g.users), holdsIndex ? '1' : '0', String(g.opCount), holdsIndex ? String(paths.length / 2) : '0']
+    const argv = [String(seq), String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now),
+      String(s.indexCap), prune ? '1' : '0', String(g.users), holdsIndex ? '1' : '0', String(g.opCount),
+      holdsIndex ? String(paths.length / 2) : '0']
     for (const x of g.logs) argv.push(x)
     if (holdsIndex) {
       argv.push(String(records.length / 2))

@@ -1,5 +1,6 @@
 // Where a request becomes an entry: method, path (its query redacted), route, status, time, IP,
-// user agent and request id, long fields truncated; never headers or bodies. Runs in the host's onResponse hook, so it avoids
+// user agent and request id, long fields truncated; never headers or bodies. Runs in the host's
+// onResponse hook, so it avoids
 // regexps and allocations where it can.
 import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -71,7 +72,9 @@ export function compileIgnore (patterns: Array<string | RegExp>): (path: string)
 }
 
 /** Builds the entry of one finished request. */
-export function requestEntry (req: FastifyRequest, reply: FastifyReply, user: string, redact: ReadonlySet<string>): Entry {
+export function requestEntry (
+  req: FastifyRequest, reply: FastifyReply, user: string, redact: ReadonlySet<string>
+): Entry {
   const ua = req.headers['user-agent']
   return {
     id: nextId(),

@@ -127,7 +127,10 @@ function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
   local new = len == last - from + 1
   if new or bit.band(due, 1) ~= 0 then redis.call('EXPIRE', key, ttl) end
   if new or bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
-  if new or bit.band(due, 4) ~= 0 then named[#named + 1] = 0; named[#named + 1] = string.lower(name) .. '\\0' .. name end
+  if new or bit.band(due, 4) ~= 0 then
+    named[#named + 1] = 0
+    named[#named + 1] = string.lower(name) .. '\\0' .. name
+  end
   if watched then
     local p, tag = string.match(key, '^(.*):({[^{}]*}):log$')
     redis.call('${publish}', p .. ':live:' .. tag, '[' .. table.concat(ARGV, ',', first, last) .. ']')
@@ -220,7 +223,10 @@ if indexed > 0 then
   for r = 1, records do
     local name, due = ARGV[a], tonumber(ARGV[a + 1])
     if bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
-    if bit.band(due, 4) ~= 0 then named[#named + 1] = 0; named[#named + 1] = string.lower(name) .. '\\0' .. name end
+    if bit.band(due, 4) ~= 0 then
+      named[#named + 1] = 0
+      named[#named + 1] = string.lower(name) .. '\\0' .. name
+    end
     a = a + 2
   end
 ${INDEX_LUA.replace(/^/gm, '  ')}  if paths > 0 then

@@ -16,7 +16,7 @@ import { UserMemory, type Due } from './memory.js'
 import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
 import { isCluster } from '../shared/redis.js'
 
-/** Entries per script call: big enough that a busy host sends few calls, small enough that one call never blocks Redis for long. */
+/** Entries per script call: enough that a busy host sends few calls, few enough that none blocks Redis for long. */
 export const MAX_BATCH = 1000
 /** A batch whose reply takes longer than this counts as failed (a frozen Redis keeps the socket open). */
 export const WRITE_TIMEOUT_MS = 1000
@@ -82,7 +82,8 @@ export class BatchWriter {
       ? [['userlogWriteSlot', SLOT_WRITE_SCRIPT], ['userlogWriteNode', NODE_WRITE_SCRIPT]]
       : [['userlogWrite', WRITE_SCRIPT]]
     for (const [name, lua] of scripts as Array<[string, string]>) {
-      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua })
+      const defined = typeof (client as unknown as Record<string, unknown>)[name] === 'function'
+      if (!defined) client.defineCommand(name, { lua })
     }
     this.client = client as ScriptClient
     // A reconnect is the quickest sign that writing can resume.
@@ -105,7 +106,7 @@ export class BatchWriter {
     return true
   }
 
-  /** The next batch starts on the next turn of the event loop, or once MIN_BATCH_INTERVAL_MS has passed since the last one. */
+  /** The next batch starts on the next turn of the event loop, or MIN_BATCH_INTERVAL_MS after the last one. */
   private schedule (): void {
     this.scheduled = true
     const wait = this.lastBatchAt + MIN_BATCH_INTERVAL_MS - Date.now()
@@ -124,7 +125,7 @@ export class BatchWriter {
     }
   }
 
-  /** Writes everything buffered now and publishes what waits for the all-users stream; resolves once written or failed. */
+  /** Writes everything buffered now and publishes what waits for the all-users stream; resolves once done or failed. */
   async flush (): Promise<void> {
     await this.drain()
     if (this.allTimer !== null) {
@@ -158,7 +159,9 @@ export class BatchWriter {
     this.stopProbe()
     this.client.removeListener('ready', this.onReady)
     const left = this.stats().buffered
-    if (left > 0) this.log.warn({ userlog: { lost: left } }, 'fastify-userlog: closed with entries not written to Redis')
+    if (left > 0) {
+      this.log.warn({ userlog: { lost: left } }, 'fastify-userlog: closed with entries not written to Redis')
+    }
   }
 
   /** Starts writing the next batch, if none is in flight; returns it (null when nothing started). */
@@ -228,8 +231,8 @@ export class BatchWriter {
     if (batch.slots === undefined) {
       const now = Date.now()
       const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
-      const { calls, shares } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings, this.contributors,
-        now, prune, this.memory)
+      const { calls, shares } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings,
+        this.contributors, now, prune, this.memory)
       batch.slots = { calls, done: calls.map(() => false), prune, now, shares }
     }
     const leaseChecked = this.checkAllLease()
@@ -332,7 +335,8 @@ export class BatchWriter {
   private recovered (): void {
     this.state = 'up'
     this.stopProbe()
-    this.log.info({ userlog: { dropped: this.counters.droppedThisOutage } }, 'fastify-userlog: Redis is back; writing resumed')
+    const dropped = this.counters.droppedThisOutage
+    this.log.info({ userlog: { dropped } }, 'fastify-userlog: Redis is back; writing resumed')
   }
 
   private startProbe (): void {
@@ -373,7 +377,8 @@ async function withTimeout<T> (work: Promise<T>): Promise<T> {
     return await Promise.race([
       work,
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS)
+        const late = (): void => reject(new Error(`no reply from Redis within ${WRITE_TIMEOUT_MS} ms`))
+        timer = setTimeout(late, WRITE_TIMEOUT_MS)
       })
     ])
   } finally {
