@@ -46,7 +46,9 @@ function requestFor (r: { method: string, url: string }): { url: string, body?: 
   return { url }
 }
 
-async function call (r: { method: string, url: string }, headers: Record<string, string>): Promise<{ status: number, body: string }> {
+async function call (
+  r: { method: string, url: string }, headers: Record<string, string>
+): Promise<{ status: number, body: string }> {
   const { url, body } = requestFor(r)
   const res = await fetch(base + url, {
     method: r.method,
@@ -70,7 +72,8 @@ const callers: Array<[string, Record<string, string>, (r: { url: string }) => nu
   ['a non-admin with a forged x-admin header', { ...asUser('bob'), 'x-admin': 'true' }, () => 403],
   // The admin's own cookie carried by another site's page: the API refuses, the page may be linked to.
   ['the admin, from a foreign Origin', { ...asUser('admin'), origin: 'https://evil.example' }, (r) => isApi(r) ? 403 : null],
-  ['the admin, cross-site without an Origin', { ...asUser('admin'), 'sec-fetch-site': 'cross-site' }, (r) => isApi(r) ? 403 : null],
+  ['the admin, cross-site without an Origin', { ...asUser('admin'), 'sec-fetch-site': 'cross-site' },
+    (r) => isApi(r) ? 403 : null],
   ['the admin, from an Origin of the same site but another port', { ...asUser('admin'), origin: 'http://127.0.0.1:1' }, (r) => isApi(r) ? 403 : null]
 ]
 
@@ -97,7 +100,8 @@ for (const [who, headers, expected] of callers) {
 t.test('the admin, from the page itself, reaches every route (2xx or a 4xx about the input)', async (t) => {
   for (const r of ownRoutes.filter((r) => !isPublic(r) && r.method !== 'DELETE')) {
     const res = await call(r, { ...asUser('admin'), 'sec-fetch-site': 'same-origin' })
-    t.ok(res.status < 400 || (res.status >= 400 && res.status < 500 && res.status !== 403), `${r.method} ${r.url}: ${res.status}`)
+    t.ok(res.status < 400 || (res.status >= 400 && res.status < 500 && res.status !== 403),
+      `${r.method} ${r.url}: ${res.status}`)
   }
   const same = await fetch(`${base}/userlog/api/logs/alice`, { headers: { ...asUser('admin'), origin: base } })
   t.equal(same.status, 200, 'an Origin equal to the page\'s own is allowed')

@@ -13,7 +13,9 @@ t.teardown(async () => { db.disconnect(); await redis.stop() })
 t.beforeEach(async () => { await db.flushall() })
 const keys = new Keys('userlog')
 
-async function post (app: FastifyInstance, user?: string, payload: unknown = { type: 'heartbeat', path: '/x' }, ip = '127.0.0.1'): Promise<LightMyRequestResponse> {
+async function post (
+  app: FastifyInstance, user?: string, payload: unknown = { type: 'heartbeat', path: '/x' }, ip = '127.0.0.1'
+): Promise<LightMyRequestResponse> {
   return await app.inject({
     method: 'POST',
     url: '/userlog/events',
@@ -50,10 +52,13 @@ t.test('429 with Retry-After past the limit, shared by two instances on the same
 t.test('visitors without a user are limited per IP', async (t) => {
   const { app } = await buildApp({ redis: redis.url })
   t.teardown(() => app.close())
-  for (let i = 0; i < EVENTS_PER_WINDOW; i++) await post(app, undefined, { type: 'heartbeat', path: '/' }, '198.51.100.7')
+  for (let i = 0; i < EVENTS_PER_WINDOW; i++) {
+    await post(app, undefined, { type: 'heartbeat', path: '/' }, '198.51.100.7')
+  }
   t.equal((await post(app, undefined, { type: 'heartbeat', path: '/' }, '198.51.100.7')).statusCode, 429)
   t.equal((await post(app, undefined, { type: 'heartbeat', path: '/' }, '198.51.100.8')).statusCode, 204, 'another IP')
-  t.equal((await post(app, 'carol', { type: 'heartbeat', path: '/' }, '198.51.100.7')).statusCode, 204, 'a user behind that IP')
+  t.equal((await post(app, 'carol', { type: 'heartbeat', path: '/' }, '198.51.100.7')).statusCode, 204,
+    'a user behind that IP')
 })
 
 t.test('Redis down or frozen: posts are answered 204 or 4xx, never 500', async (t) => {
@@ -65,13 +70,16 @@ t.test('Redis down or frozen: posts are answered 204 or 4xx, never 500', async (
   t.equal((await post(app, 'dan')).statusCode, 204)
   await redis.kill()
   t.equal((await post(app, 'dan')).statusCode, 204, 'the limit is skipped, the event buffered')
-  t.equal((await post(app, 'dan', [{ type: 'pageview', path: '/a' }, { type: 'interaction', path: '/a', event: 'click', element: 'b' }])).statusCode, 204)
+  const batch = [{ type: 'pageview', path: '/a' }, { type: 'interaction', path: '/a', event: 'click', element: 'b' }]
+  t.equal((await post(app, 'dan', batch)).statusCode, 204)
   t.equal((await post(app, 'dan', { type: 'nope', path: '/' })).statusCode, 400)
   t.equal((await post(app, undefined, { type: 'heartbeat', path: '/' })).statusCode, 204)
   t.equal((await app.inject({ url: '/userlog/tracker.js' })).statusCode, 200)
   await redis.spawn()
   // Frozen: the socket stays open and nothing answers; the command timeout lets the post through.
-  while (app.userlog.stats().redis !== 'up' || app.userlog.stats().buffered > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+  while (app.userlog.stats().redis !== 'up' || app.userlog.stats().buffered > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
   redis.freeze()
   t.equal((await post(app, 'dan')).statusCode, 204)
   redis.thaw()

@@ -27,7 +27,9 @@ type Json = Record<string, unknown>
 interface PostOptions { headers?: Record<string, string | undefined>, type?: string, user?: string, cookie?: string }
 
 async function post (app: FastifyInstance, payload: unknown, opts: PostOptions = {}): Promise<LightMyRequestResponse> {
-  const headers: Record<string, string> = { host: HOST, origin: ORIGIN, 'content-type': opts.type ?? 'application/json', 'user-agent': 'Test/1.0' }
+  const headers: Record<string, string> = {
+    host: HOST, origin: ORIGIN, 'content-type': opts.type ?? 'application/json', 'user-agent': 'Test/1.0'
+  }
   if (opts.user !== undefined) Object.assign(headers, asUser(opts.user))
   if (opts.cookie !== undefined) headers.cookie = opts.cookie
   for (const [k, v] of Object.entries(opts.headers ?? {})) {
@@ -81,11 +83,18 @@ t.test('one JSON event and a text/plain batch are stored as client entries with 
 
   const batch = [
     { type: 'heartbeat', path: '/home' },
-    { type: 'interaction', path: '/home', event: 'click', element: 'buy-button', metadata: { plan: 'pro', seats: 3, trial: false, coupon: null } },
+    {
+      type: 'interaction',
+      path: '/home',
+      event: 'click',
+      element: 'buy-button',
+      metadata: { plan: 'pro', seats: 3, trial: false, coupon: null }
+    },
     { type: 'interaction', path: '/home', event: 'video_played' },
     { type: 'session_end', path: '/home', date: '2026-01-31T13:00:00+01:00' }
   ]
-  const two = await post(app, JSON.stringify(batch), { user: 'alice', type: 'text/plain;charset=UTF-8', cookie: `userlog_sid=${cookie?.value ?? ''}` })
+  const two = await post(app, JSON.stringify(batch),
+    { user: 'alice', type: 'text/plain;charset=UTF-8', cookie: `userlog_sid=${cookie?.value ?? ''}` })
   t.equal(two.statusCode, 204)
   t.equal(sidCookie(two)?.value.split('.')[0], sid, 'the same session goes on')
   await app.userlog.flush()
@@ -95,7 +104,8 @@ t.test('one JSON event and a text/plain batch are stored as client entries with 
   t.same(log.map((e) => e.kind), ['session_end', 'interaction', 'interaction', 'heartbeat', 'pageview'], 'newest first')
   const [end, custom, click, beat, view] = log
   t.match(view, {
-    user: 'alice', kind: 'pageview', src: 'client', sid, path: '/home?tab=2&token=REDACTED', ip: '127.0.0.1', ua: 'Test/1.0',
+    user: 'alice', kind: 'pageview', src: 'client', sid, path: '/home?tab=2&token=REDACTED', ip: '127.0.0.1',
+    ua: 'Test/1.0',
     clientDate: date, referrer: 'https://search.example/?q=x&password=REDACTED'
   })
   t.type(view?.id, 'string')
@@ -110,7 +120,8 @@ t.test('one JSON event and a text/plain batch are stored as client entries with 
 
   const sessions = summarize(await db.hgetall(keys.sessions('alice')), Date.now())
   t.equal(sessions.length, 1)
-  t.match(sessions[0], { sid, ua: 'Test/1.0', pages: 1, events: 5, landing: '/home?tab=2&token=REDACTED', endedBy: 'session_end' })
+  t.match(sessions[0],
+    { sid, ua: 'Test/1.0', pages: 1, events: 5, landing: '/home?tab=2&token=REDACTED', endedBy: 'session_end' })
   const ttl = await db.ttl(keys.sessions('alice'))
   t.ok(ttl > 86_000 && ttl <= 86_400, `sessions TTL ${ttl}`)
 })
@@ -118,12 +129,13 @@ t.test('one JSON event and a text/plain batch are stored as client entries with 
 t.test('the server time is t; the client cannot set ip, user, t or kind', async (t) => {
   const { app } = await buildApp({ redis: redis.url })
   t.teardown(() => app.close())
-  const res = await post(app, pageview(), { user: 'bob', headers: { 'x-forwarded-for': '203.0.113.9', 'user-agent': 'U'.repeat(2000) } })
+  const res = await post(app, pageview(),
+    { user: 'bob', headers: { 'x-forwarded-for': '203.0.113.9', 'user-agent': 'U'.repeat(2000) } })
   t.equal(res.statusCode, 204)
   for (const field of ['ip', 'user', 't', 'kind', 'id', 'sid', 'src']) {
     const bad = await post(app, { ...pageview(), [field]: 'x' }, { user: 'bob' })
     t.equal(bad.statusCode, 400, field)
-    t.match(bad.json().message, `body/${field} is not a known field`)
+    t.match(bad.json<{ message: string }>().message, `body/${field} is not a known field`)
   }
   await app.userlog.flush()
   const [entry, ...rest] = await logOf('bob')
@@ -145,39 +157,67 @@ const BAD: Array<[string, unknown, number, PostOptions, string | RegExp]> = [
   ['a batch of 51', Array.from({ length: 51 }, () => pageview()), 400, {}, 'body must NOT have more than 50 items'],
   ['missing type', { path: '/' }, 400, {}, 'body/type is required'],
   ['missing path', { type: 'pageview' }, 400, {}, 'body/path is required'],
-  ['unknown type', { type: 'purchase', path: '/' }, 400, {}, 'body/type must be one of pageview, heartbeat, interaction, session_end'],
+  ['unknown type', { type: 'purchase', path: '/' }, 400, {},
+    'body/type must be one of pageview, heartbeat, interaction, session_end'],
   ['type of the wrong JSON type', { type: 1, path: '/' }, 400, {}, 'body/type must be string'],
   ['path not starting with /', { type: 'pageview', path: 'https://evil.example/x' }, 400, {}, 'body/path must be a path starting with "/"'],
-  ['path too long', { type: 'pageview', path: '/' + 'a'.repeat(2048) }, 400, {}, 'body/path must NOT have more than 2048 characters'],
+  ['path too long', { type: 'pageview', path: '/' + 'a'.repeat(2048) }, 400, {},
+    'body/path must NOT have more than 2048 characters'],
   ['path as a number', { type: 'pageview', path: 7 }, 400, {}, 'body/path must be string'],
   ['referrer too long', { type: 'pageview', path: '/', referrer: 'https://x.example/' + 'a'.repeat(2048) }, 400, {}, 'body/referrer must NOT have more than 2048 characters'],
-  ['referrer on a heartbeat', { type: 'heartbeat', path: '/', referrer: '/a' }, 400, {}, 'body/referrer is not allowed for this type of event'],
-  ['date not ISO-8601', { type: 'pageview', path: '/', date: 'yesterday' }, 400, {}, 'body/date must be an ISO-8601 date-time'],
-  ['date without a zone', { type: 'pageview', path: '/', date: '2026-01-31T12:00:00' }, 400, {}, 'body/date must be an ISO-8601'],
-  ['date that does not exist', { type: 'pageview', path: '/', date: '2026-02-31T12:00:00Z' }, 400, {}, 'body/date must be a valid date-time'],
+  ['referrer on a heartbeat', { type: 'heartbeat', path: '/', referrer: '/a' }, 400, {},
+    'body/referrer is not allowed for this type of event'],
+  ['date not ISO-8601', { type: 'pageview', path: '/', date: 'yesterday' }, 400, {},
+    'body/date must be an ISO-8601 date-time'],
+  ['date without a zone', { type: 'pageview', path: '/', date: '2026-01-31T12:00:00' }, 400, {},
+    'body/date must be an ISO-8601'],
+  ['date that does not exist', { type: 'pageview', path: '/', date: '2026-02-31T12:00:00Z' }, 400, {},
+    'body/date must be a valid date-time'],
   ['interaction without event', { type: 'interaction', path: '/' }, 400, {}, 'body/event is required'],
-  ['bad interaction event name', { type: 'interaction', path: '/', event: 'Click Me' }, 400, {}, 'body/event must be a lower-case name'],
-  ['event name too long', { type: 'interaction', path: '/', event: 'a'.repeat(41) }, 400, {}, 'body/event must be a lower-case name'],
-  ['event on a page view', { type: 'pageview', path: '/', event: 'click' }, 400, {}, 'body/event is not allowed for this type of event'],
-  ['element too long', { type: 'interaction', path: '/', event: 'click', element: 'e'.repeat(201) }, 400, {}, 'body/element must NOT have more than 200 characters'],
-  ['metadata not flat', { type: 'interaction', path: '/', event: 'click', metadata: { a: { b: 1 } } }, 400, {}, 'body/metadata/a must be a string of at most 500 characters, a number, a boolean or null'],
-  ['metadata an array', { type: 'interaction', path: '/', event: 'click', metadata: [1, 2] }, 400, {}, 'body/metadata must be object'],
-  ['metadata with 21 keys', { type: 'interaction', path: '/', event: 'click', metadata: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i])) }, 400, {}, 'body/metadata must NOT have more than 20 properties'],
-  ['metadata string too long', { type: 'interaction', path: '/', event: 'click', metadata: { a: 'x'.repeat(501) } }, 400, {}, 'body/metadata/a must be a string of at most 500'],
-  ['metadata key too long', { type: 'interaction', path: '/', event: 'click', metadata: { ['k'.repeat(65)]: 1 } }, 400, {}, 'body/metadata has a key longer than 64 characters'],
+  ['bad interaction event name', { type: 'interaction', path: '/', event: 'Click Me' }, 400, {},
+    'body/event must be a lower-case name'],
+  ['event name too long', { type: 'interaction', path: '/', event: 'a'.repeat(41) }, 400, {},
+    'body/event must be a lower-case name'],
+  ['event on a page view', { type: 'pageview', path: '/', event: 'click' }, 400, {},
+    'body/event is not allowed for this type of event'],
+  ['element too long', { type: 'interaction', path: '/', event: 'click', element: 'e'.repeat(201) }, 400, {},
+    'body/element must NOT have more than 200 characters'],
+  ['metadata not flat', { type: 'interaction', path: '/', event: 'click', metadata: { a: { b: 1 } } }, 400, {},
+    'body/metadata/a must be a string of at most 500 characters, a number, a boolean or null'],
+  ['metadata an array', { type: 'interaction', path: '/', event: 'click', metadata: [1, 2] }, 400, {},
+    'body/metadata must be object'],
+  ['metadata with 21 keys', {
+    type: 'interaction', path: '/', event: 'click',
+    metadata: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i]))
+  }, 400, {},
+    'body/metadata must NOT have more than 20 properties'],
+  ['metadata string too long', { type: 'interaction', path: '/', event: 'click', metadata: { a: 'x'.repeat(501) } },
+    400, {},
+    'body/metadata/a must be a string of at most 500'],
+  ['metadata key too long', { type: 'interaction', path: '/', event: 'click', metadata: { ['k'.repeat(65)]: 1 } },
+    400, {},
+    'body/metadata has a key longer than 64 characters'],
   ['deep nesting', '['.repeat(5000) + ']'.repeat(5000), 400, {}, 'body/0 must be object'],
-  ['deep nesting in metadata', JSON.stringify({ type: 'interaction', path: '/', event: 'click', metadata: { a: 0 } }).replace('0', '['.repeat(3000) + ']'.repeat(3000)), 400, {}, 'body/metadata/a must be a string'],
-  ['prototype poisoning', '{"type":"pageview","path":"/","__proto__":{"admin":true}}', 400, {}, 'body is not valid JSON'],
+  ['deep nesting in metadata', JSON.stringify({ type: 'interaction', path: '/', event: 'click', metadata: { a: 0 } })
+    .replace('0', '['.repeat(3000) + ']'.repeat(3000)), 400, {},
+    'body/metadata/a must be a string'],
+  ['prototype poisoning', '{"type":"pageview","path":"/","__proto__":{"admin":true}}', 400, {},
+    'body is not valid JSON'],
   ['an unknown field', { type: 'pageview', path: '/', title: 'Home' }, 400, {}, 'body/title is not a known field'],
   ['a foreign Origin', pageview(), 403, { headers: { origin: 'https://evil.example' } }, 'origin https://evil.example is not allowed'],
   ['Origin null', pageview(), 403, { headers: { origin: 'null' } }, /not a valid origin|not allowed/],
   ['same host, other port', pageview(), 403, { headers: { origin: 'http://app.test:8080' } }, 'not allowed'],
-  ['cross-site without Origin', pageview(), 403, { headers: { origin: undefined, 'sec-fetch-site': 'cross-site' } }, 'without an Origin header'],
-  ['form-urlencoded', 'type=pageview&path=/', 415, { type: 'application/x-www-form-urlencoded' }, /Unsupported Media Type|media type/i],
+  ['cross-site without Origin', pageview(), 403, { headers: { origin: undefined, 'sec-fetch-site': 'cross-site' } },
+    'without an Origin header'],
+  ['form-urlencoded', 'type=pageview&path=/', 415, { type: 'application/x-www-form-urlencoded' },
+    /Unsupported Media Type|media type/i],
   ['multipart', '--x\r\n\r\n--x--', 415, { type: 'multipart/form-data; boundary=x' }, /media type/i],
   ['no content type', '{"type":"pageview","path":"/"}', 415, { headers: { 'content-type': undefined } }, /media type/i],
-  ['a body over 16 KiB', JSON.stringify({ type: 'pageview', path: '/', pad: 'x'.repeat(17 * 1024) }), 413, {}, /too large/i],
-  ['a batch over 16 KiB', JSON.stringify(Array.from({ length: 10 }, () => ({ type: 'pageview', path: '/' + 'a'.repeat(2000) }))), 413, {}, /too large/i]
+  ['a body over 16 KiB', JSON.stringify({ type: 'pageview', path: '/', pad: 'x'.repeat(17 * 1024) }), 413, {},
+    /too large/i],
+  ['a batch over 16 KiB',
+    JSON.stringify(Array.from({ length: 10 }, () => ({ type: 'pageview', path: '/' + 'a'.repeat(2000) }))), 413, {},
+    /too large/i]
 ]
 
 t.test(`${BAD.length} bad requests: the right 4xx, a JSON error, and nothing stored`, async (t) => {
@@ -206,8 +246,11 @@ t.test('a 400 names every bad field, in a batch too', async (t) => {
     { type: 'interaction', path: '/', metadata: { a: [] } }
   ], { user: 'dave' })
   t.equal(res.statusCode, 400)
-  const message = res.json().message as string
-  for (const part of ['body/1/path must be a path starting with "/"', 'body/1/date must be an ISO-8601', 'body/2/event is required', 'body/2/metadata/a must be a string']) {
+  const message = res.json<{ message: string }>().message
+  for (const part of [
+    'body/1/path must be a path starting with "/"', 'body/1/date must be an ISO-8601', 'body/2/event is required',
+    'body/2/metadata/a must be a string'
+  ]) {
     t.ok(message.includes(part), part)
   }
   t.notOk(message.includes('body/0'), 'the good event is not blamed')
@@ -219,7 +262,8 @@ t.test('a 400 names every bad field, in a batch too', async (t) => {
 t.test('origins: same host (with default ports), allowedOrigins, and posts without an Origin', async (t) => {
   const { app } = await buildApp({ redis: redis.url, allowedOrigins: ['https://shop.example'] })
   t.teardown(() => app.close())
-  const ok = async (headers: Record<string, string | undefined>): Promise<LightMyRequestResponse> => await post(app, pageview(), { user: 'erin', headers })
+  const ok = async (headers: Record<string, string | undefined>): Promise<LightMyRequestResponse> =>
+    await post(app, pageview(), { user: 'erin', headers })
   t.equal((await ok({ host: 'app.test:80' })).statusCode, 204, 'a Host with the default port')
   t.equal((await ok({ host: 'app.test:443', origin: 'https://app.test' })).statusCode, 204, 'the default port of the Origin\'s scheme')
   t.equal((await ok({ host: 'app.test:3000', origin: 'http://app.test:3000' })).statusCode, 204)
@@ -255,7 +299,8 @@ t.test('anonymous visitors: dropped unless trackAnonymous, then one log per brow
   t.not(sidA, sidB)
   await post(app, { type: 'heartbeat', path: '/a' }, { cookie: `other=1; userlog_sid=${a}` })
   await app.userlog.flush()
-  t.same((await logOf(`anon:${sidA}`)).map((e) => [e.kind, e.path, e.user]), [['heartbeat', '/a', `anon:${sidA}`], ['pageview', '/a', `anon:${sidA}`]])
+  t.same((await logOf(`anon:${sidA}`)).map((e) => [e.kind, e.path, e.user]),
+    [['heartbeat', '/a', `anon:${sidA}`], ['pageview', '/a', `anon:${sidA}`]])
   t.same((await logOf(`anon:${sidB}`)).map((e) => e.path), ['/b'])
   t.same(await db.keys('userlog:{None}*'), [])
   t.same(await db.keys('userlog:{anonymous}*'), [], 'never one shared bucket')
@@ -273,10 +318,12 @@ t.test('logging in starts a new session and keeps what was recorded before', asy
   t.not(frankSid, anonSid, 'a session belongs to one user')
   t.equal(frankCookie.split('.')[3], ownerTag('frank'))
   // Logged in as someone else in the same browser: a new session again.
-  const grace = sidCookie(await post(app, pageview('/x'), { user: 'grace', cookie: `userlog_sid=${frankCookie}` }))?.value ?? ''
+  const grace = sidCookie(await post(app, pageview('/x'), { user: 'grace', cookie: `userlog_sid=${frankCookie}` }))
+    ?.value ?? ''
   t.not(grace.split('.')[0], frankSid)
   // And frank again with his cookie: his session goes on.
-  const again = sidCookie(await post(app, pageview('/y'), { user: 'frank', cookie: `userlog_sid=${frankCookie}` }))?.value ?? ''
+  const again = sidCookie(await post(app, pageview('/y'), { user: 'frank', cookie: `userlog_sid=${frankCookie}` }))
+    ?.value ?? ''
   t.equal(again.split('.')[0], frankSid)
   await app.userlog.flush()
   t.same((await logOf(`anon:${anonSid}`)).map((e) => e.path), ['/pricing'], 'the anonymous log is kept')
@@ -299,7 +346,8 @@ t.test('sessions: start, last seen, end, reopening, inactivity, and bad cookies'
   }, 'an open session has a duration (last - start)')
 
   await new Promise((resolve) => setTimeout(resolve, 20))
-  await post(app, { type: 'heartbeat', path: '/a' }, { user: 'hana', cookie: `userlog_sid=${cookie}`, headers: { 'user-agent': 'Other/2.0' } })
+  await post(app, { type: 'heartbeat', path: '/a' },
+    { user: 'hana', cookie: `userlog_sid=${cookie}`, headers: { 'user-agent': 'Other/2.0' } })
   await app.userlog.flush()
   const h1 = await db.hgetall(keys.sessions('hana'))
   const last = Number(h1[`${sid}:last`])
@@ -330,11 +378,13 @@ t.test('sessions: start, last seen, end, reopening, inactivity, and bad cookies'
   // A cookie whose last post is over 30 minutes old starts a new session.
   const [, start36, , owner] = cookie.split('.')
   const stale = `${sid}.${start36 ?? ''}.${(Date.now() - INACTIVITY_MS - 1000).toString(36)}.${owner ?? ''}`
-  const fresh = sidCookie(await post(app, pageview('/c'), { user: 'hana', cookie: `userlog_sid=${stale}` }))?.value ?? ''
+  const fresh = sidCookie(await post(app, pageview('/c'), { user: 'hana', cookie: `userlog_sid=${stale}` }))
+    ?.value ?? ''
   t.not(fresh.split('.')[0], sid)
   t.match(sidCookie(first)?.attrs, /Max-Age=1800/, 'the cookie lapses after 30 minutes of inactivity')
   // Garbage cookies are replaced, never a 4xx or 5xx.
-  for (const junk of ['x', 'a.b.c.d', `${sid}.zzzzzzzzzzz.1.${owner ?? ''}`, `${sid}.${start36 ?? ''}.${(Date.now() + 86_400_000).toString(36)}.${owner ?? ''}`, '%%%']) {
+  const future = `${sid}.${start36 ?? ''}.${(Date.now() + 86_400_000).toString(36)}.${owner ?? ''}`
+  for (const junk of ['x', 'a.b.c.d', `${sid}.zzzzzzzzzzz.1.${owner ?? ''}`, future, '%%%']) {
     const res = await post(app, pageview('/d'), { user: 'hana', cookie: `userlog_sid=${junk}` })
     t.equal(res.statusCode, 204)
     t.not(sidCookie(res)?.value.split('.')[0], sid, junk)
@@ -345,10 +395,14 @@ t.test('sessions: start, last seen, end, reopening, inactivity, and bad cookies'
 
 t.test('summarize: durations are never negative and an unfinished hash is skipped', async (t) => {
   const now = 10_000_000
-  const list = summarize({ 'a:start': '5000', 'a:last': '4000', 'b:ua': 'only a UA', 'c:start': '1000', 'c:last': '61000', 'c:end': '31000', junk: '1' }, now)
+  const list = summarize({
+    'a:start': '5000', 'a:last': '4000', 'b:ua': 'only a UA', 'c:start': '1000', 'c:last': '61000', 'c:end': '31000',
+    junk: '1'
+  }, now)
   t.same(list.map((s) => s.sid), ['a', 'c'])
   t.equal(list[0]?.duration, 0)
-  t.match(list[1], { endedBy: 'inactivity', end: 61000, duration: 60 }, 'an end before the last event does not end the session')
+  t.match(list[1], { endedBy: 'inactivity', end: 61000, duration: 60 },
+    'an end before the last event does not end the session')
 })
 
 t.test('transform applies to client entries; a throwing transform drops them, never a 500', async (t) => {
@@ -363,7 +417,8 @@ t.test('transform applies to client entries; a throwing transform drops them, ne
     }
   })
   t.teardown(() => app.close())
-  t.equal((await post(app, [pageview('/orders/123'), pageview('/skip'), pageview('/boom')], { user: 'ivan' })).statusCode, 204)
+  const posted = await post(app, [pageview('/orders/123'), pageview('/skip'), pageview('/boom')], { user: 'ivan' })
+  t.equal(posted.statusCode, 204)
   await app.userlog.flush()
   t.same((await logOf('ivan')).map((e) => e.path), ['/orders/:id'])
   t.equal(calls, 3)
@@ -393,8 +448,10 @@ t.test('a host with its own @fastify/cookie: ours is not registered again, and i
   const res = await post(app, pageview(), { user: 'kai' })
   t.equal(res.statusCode, 204)
   t.ok(sidCookie(res))
-  const text = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, payload: '{"a":1}' })
-  t.equal(text.json().type, 'string', 'the host still parses text/plain as text')
+  const text = await app.inject({
+    method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, payload: '{"a":1}'
+  })
+  t.equal(text.json<{ type: string }>().type, 'string', 'the host still parses text/plain as text')
 })
 
 t.test('tracker.js: public, cacheable, JavaScript, revalidated by ETag', async (t) => {
@@ -410,7 +467,8 @@ t.test('tracker.js: public, cacheable, JavaScript, revalidated by ETag', async (
   const again = await app.inject({ url: '/userlog/tracker.js', headers: { 'if-none-match': etag } })
   t.equal(again.statusCode, 304)
   t.equal(again.body, '')
-  t.equal(res.headers.etag, `"${createHash('sha256').update(readFileSync(TRACKER_FILE)).digest('base64url').slice(0, 16)}"`)
+  const digest = createHash('sha256').update(readFileSync(TRACKER_FILE)).digest('base64url')
+  t.equal(res.headers.etag, `"${digest.slice(0, 16)}"`)
   t.equal((await app.inject({ url: '/userlog/tracker.js', headers: asUser('lee') })).statusCode, 200)
   await app.userlog.flush()
   t.same(await logOf('lee'), [], 'fetching the tracker is not logged')
@@ -421,7 +479,8 @@ t.test('admin sessions API: admins only, newest first, validated', async (t) => 
   const { app } = await buildApp({ redis: redis.url })
   t.teardown(() => app.close())
   const user = 'a/b c:d'
-  const c1 = sidCookie(await post(app, [pageview('/one'), { type: 'session_end', path: '/one' }], { user }))?.value ?? ''
+  const c1 = sidCookie(await post(app, [pageview('/one'), { type: 'session_end', path: '/one' }], { user }))
+    ?.value ?? ''
   await new Promise((resolve) => setTimeout(resolve, 5))
   await post(app, [pageview('/two'), pageview('/three')], { user })
   await app.userlog.flush()
@@ -430,17 +489,19 @@ t.test('admin sessions API: admins only, newest first, validated', async (t) => 
   t.equal((await app.inject({ url })).statusCode, 403)
   const res = await app.inject({ url, headers: asAdmin })
   t.equal(res.statusCode, 200)
-  const body = res.json() as { user: string, sessions: Json[] }
+  const body = res.json<{ user: string, sessions: Json[] }>()
   t.equal(body.user, user)
   t.equal(body.sessions.length, 2)
   t.match(body.sessions[0], { pages: 2, landing: '/two', endedBy: null, ua: 'Test/1.0', duration: 0 })
   t.match(body.sessions[1], { sid: c1.split('.')[0], pages: 1, endedBy: 'session_end' })
-  t.equal((await app.inject({ url: url + '?limit=1', headers: asAdmin })).json().sessions.length, 1)
+  const one = await app.inject({ url: url + '?limit=1', headers: asAdmin })
+  t.equal(one.json<{ sessions: Json[] }>().sessions.length, 1)
   t.equal((await app.inject({ url: url + '?limit=0', headers: asAdmin })).statusCode, 400)
   t.equal((await app.inject({ url: url + '?limit=x', headers: asAdmin })).statusCode, 400)
   t.equal((await app.inject({ url: url + '?other=1', headers: asAdmin })).statusCode, 400)
-  t.same((await app.inject({ url: '/userlog/api/sessions/nobody', headers: asAdmin })).json(), { user: 'nobody', sessions: [] })
-  const audit = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin })).json().entries as Json[]
+  t.same((await app.inject({ url: '/userlog/api/sessions/nobody', headers: asAdmin })).json(),
+    { user: 'nobody', sessions: [] })
+  const audit = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin })).json<{ entries: Json[] }>().entries
   t.match(audit.find((e) => e.target === user), { action: 'view', admin: 'admin' }, 'reading sessions is audited')
 })
 

@@ -16,7 +16,8 @@ t.teardown(async () => { db.disconnect(); await redis.stop() })
 t.beforeEach(async () => { await db.flushall() })
 const keys = new Keys('userlog')
 const SECRET = 'export-test-secret-0123456789'
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36'
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+  'Chrome/135.0.0.0 Safari/537.36'
 
 /**
  * A strict RFC 4180 parser: records end with CRLF (the last one too), fields are either quoted
@@ -62,10 +63,12 @@ function parseCsv (text: string): string[][] {
 function expectedCell (entry: Record<string, unknown>, column: string): string {
   if (column === 't') return new Date(entry.t as number).toISOString()
   if (column === 'extra') {
-    const extra = Object.fromEntries(Object.entries(entry).filter(([k]) => !(CSV_COLUMNS as readonly string[]).includes(k)))
+    const extra = Object.fromEntries(Object.entries(entry)
+      .filter(([k]) => !(CSV_COLUMNS as readonly string[]).includes(k)))
     return Object.keys(extra).length === 0 ? '' : JSON.stringify(extra)
   }
-  const v = entry[column]
+  // Entries are JSON: a value is an object, an array, a string, a number, a boolean or null.
+  const v = entry[column] as object | string | number | boolean | null | undefined
   if (v === undefined || v === null) return ''
   return typeof v === 'object' ? JSON.stringify(v) : String(v)
 }
@@ -89,7 +92,9 @@ t.test('CSV: RFC 4180, header row, chronological, every value round-trips, formu
   })
   await app.userlog.flush()
 
-  const res = await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}/export?format=csv`, headers: asAdmin })
+  const res = await app.inject({
+    url: `/userlog/api/logs/${encodeURIComponent(user)}/export?format=csv`, headers: asAdmin
+  })
   t.equal(res.statusCode, 200)
   t.equal(res.headers['content-type'], 'text/csv; charset=utf-8; header=present')
   t.match(res.headers['content-disposition'], /^attachment; filename="userlog-o_hara_q_2-\d{4}-\d{2}-\d{2}\.csv"$/)
@@ -154,16 +159,19 @@ t.test('names longer than the router\'s parameter limit, and names with a slash,
   for (const user of [long, 'a/b']) {
     await app.inject({ url: '/hello', headers: asUser(user) })
     await app.userlog.flush()
-    const res = await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}/export?format=ndjson`, headers: asAdmin })
+    const res = await app.inject({
+      url: `/userlog/api/logs/${encodeURIComponent(user)}/export?format=ndjson`, headers: asAdmin
+    })
     t.equal(res.statusCode, 200, user.slice(0, 10))
     t.equal(ndjson(res.body)[0]?.user, user)
     t.notMatch(res.headers['content-disposition'], /\//, 'no slash in the filename')
   }
-  t.match((await app.inject({ url: `/userlog/api/logs/${long}/export`, headers: asAdmin })).headers['content-disposition'], `userlog-${'L'.repeat(64)}-`)
+  const exported = await app.inject({ url: `/userlog/api/logs/${long}/export`, headers: asAdmin })
+  t.match(exported.headers['content-disposition'], `userlog-${'L'.repeat(64)}-`)
   // The log route itself still answers, with its own parameters.
   const log = await app.inject({ url: `/userlog/api/logs/${long}?limit=1`, headers: asAdmin })
   t.equal(log.statusCode, 200)
-  t.equal(log.json().entries.length, 1)
+  t.equal(log.json<{ entries: unknown[] }>().entries.length, 1)
 })
 
 t.test('bad parameters are 400, an unknown user 404; without a secret anonymize=true is 400', async (t) => {
@@ -179,7 +187,7 @@ t.test('bad parameters are 400, an unknown user 404; without a secret anonymize=
     }
     const anon = await app.inject({ url: `${base}?format=csv&anonymize=true`, headers: asAdmin })
     t.equal(anon.statusCode, 400)
-    t.match(anon.json().message, /set the anonymizeSecret option/)
+    t.match(anon.json<{ message: string }>().message, /set the anonymizeSecret option/)
     t.equal((await app.inject({ url: `${base}?anonymize=false`, headers: asAdmin })).statusCode, 200, 'csv by default')
   }
   const none = await app.inject({ url: '/userlog/api/logs/nobody/export', headers: asAdmin })
@@ -194,22 +202,31 @@ t.test('anonymized exports: pseudonym, truncated IPs, browser family, no query, 
   const user = 'alice.smith'
   const ips = ['203.0.113.9', '2001:db8:85a3:8d3:1319:8a2e:370:7348', '::ffff:198.51.100.77']
   for (const remoteAddress of ips) {
-    await app.inject({ url: `/profile/${user}?email=alice@example.com`, remoteAddress, headers: { ...asUser(user), 'user-agent': CHROME } })
+    await app.inject({
+      url: `/profile/${user}?email=alice@example.com`, remoteAddress, headers: { ...asUser(user), 'user-agent': CHROME }
+    })
   }
   app.userlog.record(user, {
     kind: 'pageview', src: 'client', path: `/u/${encodeURIComponent(user)}/settings?tab=1`, referrer: `https://x.test/?who=${user}`,
-    sid: 'sid-secret-123', metadata: { who: user, [user]: 1 }, element: `card-${user}`, ip: ips[0], ua: CHROME, note: `private ${user}`
+    sid: 'sid-secret-123', metadata: { who: user, [user]: 1 }, element: `card-${user}`, ip: ips[0], ua: CHROME,
+    note: `private ${user}`
   })
   await app.inject({ url: '/hello', headers: asUser('bob') })
   await app.userlog.flush()
   const pseudonym = 'u_' + createHmac('sha256', SECRET).update('user\0' + user).digest('hex').slice(0, 32)
 
   for (const format of ['csv', 'ndjson']) {
-    for (const url of [`/userlog/api/logs/${user}/export?format=${format}&anonymize=true`, `/userlog/api/export?format=${format}&anonymize=true`]) {
+    for (const url of [
+      `/userlog/api/logs/${user}/export?format=${format}&anonymize=true`,
+      `/userlog/api/export?format=${format}&anonymize=true`
+    ]) {
       const res = await app.inject({ url, headers: asAdmin })
       t.equal(res.statusCode, 200, url)
       const text = res.body + String(res.headers['content-disposition'])
-      for (const secret of ['alice', 'bob', '203.0.113.9', '8a2e', '198.51.100.77', 'example.com', 'sid-secret', 'Windows NT', 'tab=1', 'private']) {
+      for (const secret of [
+        'alice', 'bob', '203.0.113.9', '8a2e', '198.51.100.77', 'example.com', 'sid-secret', 'Windows NT', 'tab=1',
+        'private'
+      ]) {
         t.notOk(text.includes(secret), `${format}: no ${secret}`)
       }
       t.match(res.headers['content-disposition'], /anonymized/)
@@ -286,7 +303,8 @@ t.test('all-users export: every user, in name order, each oldest first; audited;
   t.equal(parseCsv(await live.text()).length, users.length + 7)
 
   await app.inject({ url: '/userlog/api/logs/alice/export', headers: asAdmin })
-  const audit = (await app.inject({ url: '/userlog/api/audit?limit=10', headers: asAdmin })).json().entries as Array<Record<string, unknown>>
+  const audit = (await app.inject({ url: '/userlog/api/audit?limit=10', headers: asAdmin }))
+    .json<{ entries: Array<Record<string, unknown>> }>().entries
   t.match(audit.slice(0, 4), [
     { action: 'export', target: 'alice', admin: 'admin', t: Number },
     { action: 'export', target: '*', admin: 'admin' },

@@ -75,7 +75,11 @@ async function hostApp (redisUrl: string): Promise<{ app: FastifyInstance, port:
   await app.register(userlog, { redis: redisUrl, getUser: userFromHeader, isAdmin: () => false, maxBuffer: MAX_BUFFER })
   app.get('/items/:id', async () => ({ ok: true }))
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, port: (app.server.address() as AddressInfo).port, warnings: () => logs.filter((l) => l.level >= 40).map((l) => l.msg) }
+  return {
+    app,
+    port: (app.server.address() as AddressInfo).port,
+    warnings: () => logs.filter((l) => l.level >= 40).map((l) => l.msg)
+  }
 }
 
 const pathNumber = (path: unknown): number => Number(String(path).split('/').pop())
@@ -122,9 +126,11 @@ async function outage (t: Test, kind: 'frozen' | 'killed'): Promise<void> {
   restored = true
   const backAt = Date.now()
   const firstAfter = traffic.sent
-  await eventually(() => app.userlog.stats().redis === 'up' && app.userlog.stats().buffered === 0, 15_000, 'writing to resume')
+  await eventually(() => app.userlog.stats().redis === 'up' && app.userlog.stats().buffered === 0, 15_000,
+    'writing to resume')
   const writingAfterMs = Date.now() - backAt
-  await viewer.until(() => viewer.entries().some((e) => pathNumber(e.path) >= firstAfter), 15_000, 'live delivery to resume')
+  await viewer.until(() => viewer.entries().some((e) => pathNumber(e.path) >= firstAfter), 15_000,
+    'live delivery to resume')
   const liveAfterMs = Date.now() - backAt
   await traffic.stop()
 
@@ -140,14 +146,19 @@ async function outage (t: Test, kind: 'frozen' | 'killed'): Promise<void> {
   // An entry kept in the buffer weighs about 800 B of heap (measured with an unbounded buffer), so
   // one that kept the ~5,000 entries a 30 s outage drops would grow by 4 MiB or more.
   const grew = heapEnd - heapFull
-  t.ok(heapFull > 0 && grew < 1.5 * 1024 * 1024, `the heap stopped growing once the buffer was full (+${(grew / 1024).toFixed(0)} KiB over ${sentDuring - MAX_BUFFER} more requests)`)
+  t.ok(heapFull > 0 && grew < 1.5 * 1024 * 1024, 'the heap stopped growing once the buffer was full ' +
+    `(+${(grew / 1024).toFixed(0)} KiB over ${sentDuring - MAX_BUFFER} more requests)`)
   t.equal(warnings().length, 1, `one warning for the whole outage: ${JSON.stringify(warnings())}`)
   t.equal(app.userlog.stats().redis, 'up', 'the plugin reports Redis up again')
   const [newest] = await db.lrange(keys.log(USER), 0, 0)
-  t.ok(newest !== undefined && pathNumber((JSON.parse(newest) as { path: string }).path) >= firstAfter, 'new requests are stored again')
-  t.comment(`${kind} ${OUTAGE_MS / 1000} s: ${traffic.sent} requests, max host latency ${before.maxMs.toFixed(1)} ms before, ${traffic.maxMs.toFixed(1)} ms overall; ` +
-    `heap ${(before.heap / 1048576).toFixed(1)} MiB before, ${(heapFull / 1048576).toFixed(1)} full, ${(heapEnd / 1048576).toFixed(1)} at the end; ` +
-    `dropped ${during.dropped}; writing resumed ${writingAfterMs} ms and live delivery ${liveAfterMs} ms after Redis came back`)
+  t.ok(newest !== undefined && pathNumber((JSON.parse(newest) as { path: string }).path) >= firstAfter,
+    'new requests are stored again')
+  const mib = (b: number): string => (b / 1048576).toFixed(1)
+  t.comment(`${kind} ${OUTAGE_MS / 1000} s: ${traffic.sent} requests, ` +
+    `max host latency ${before.maxMs.toFixed(1)} ms before, ${traffic.maxMs.toFixed(1)} ms overall; ` +
+    `heap ${mib(before.heap)} MiB before, ${mib(heapFull)} full, ${mib(heapEnd)} at the end; ` +
+    `dropped ${during.dropped}; writing resumed ${writingAfterMs} ms and live delivery ${liveAfterMs} ms ` +
+    'after Redis came back')
 }
 
 t.test('Redis frozen under steady traffic', async (t) => { await outage(t, 'frozen') })

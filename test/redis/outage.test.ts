@@ -80,7 +80,9 @@ t.test('frozen Redis: a timeout notices, and the retried batch is written exactl
   }
   await until('the timeout to mark Redis down', () => app.userlog.stats().redis === 'down')
   t.equal(warnings(logs), 1)
-  for (let i = 40; i < 60; i++) t.equal((await app.inject({ url: `/items/${i}`, headers: asUser('bea') })).statusCode, 200)
+  for (let i = 40; i < 60; i++) {
+    t.equal((await app.inject({ url: `/items/${i}`, headers: asUser('bea') })).statusCode, 200)
+  }
   t.equal(app.userlog.stats().buffered, 60)
 
   redis.thaw()

@@ -65,14 +65,17 @@ t.test('a hostile username works and never appears raw in a key', async (t) => {
   t.equal((await logOf(user)).length, 1)
   t.equal((await logOf('a')).length, 1, 'a prefix of the name is another user')
   const res = await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}`, headers: asAdmin })
-  t.equal(res.json().entries[0].user, user)
+  t.equal(res.json<{ entries: Array<{ user: string }> }>().entries[0]?.user, user)
 })
 
 t.test('query secrets are redacted, long fields truncated', async (t) => {
   const { app } = await buildApp({ redis: redis.url, redactQuery: ['password', 'token', 'Session'] })
   t.teardown(() => app.close())
   const long = 'x'.repeat(5000)
-  await app.inject({ url: `/hello?password=hunter2&q=ok&TOKEN=abc&session=s1&Pass%77ord=p2&${long}`, headers: { ...asUser('dave'), 'user-agent': 'U'.repeat(2000) } })
+  await app.inject({
+    url: `/hello?password=hunter2&q=ok&TOKEN=abc&session=s1&Pass%77ord=p2&${long}`,
+    headers: { ...asUser('dave'), 'user-agent': 'U'.repeat(2000) }
+  })
   await app.userlog.flush()
   const [entry] = await logOf('dave')
   const path = String(entry?.path)
@@ -99,12 +102,16 @@ t.test('ignore patterns, the plugin routes, per-route opt-out and transform', as
     app.get('/drop', async () => 'x')
   })
   t.teardown(() => app.close())
-  for (const url of ['/health', '/health/deep', '/healthz', '/logo.png', '/quiet', '/drop', '/items/42', '/userlog/api/users', '/userlogin']) {
+  for (const url of [
+    '/health', '/health/deep', '/healthz', '/logo.png', '/quiet', '/drop', '/items/42',
+    '/userlog/api/users', '/userlogin'
+  ]) {
     await app.inject({ url, headers: asUser('erin') })
   }
   await app.userlog.flush()
   const paths = (await logOf('erin')).map((e) => e.path).reverse()
-  t.same(paths, ['/healthz', '/items/:redacted', '/userlogin'], 'only the sub-path boundary is ignored; /userlogin is logged')
+  t.same(paths, ['/healthz', '/items/:redacted', '/userlogin'],
+    'only the sub-path boundary is ignored; /userlogin is logged')
   t.equal((await logOf('erin'))[0]?.tenant, 'acme', 'transform can add fields')
 })
 
@@ -134,7 +141,8 @@ t.test('a batch is one script call; the index and publishes come with it', async
   await db.set(keys.allWatchLease, '1', 'PX', 30_000)
   await db.config('RESETSTAT')
   // 200 requests in flight at once: they land in a few batches, not 200 writes.
-  await Promise.all(Array.from({ length: 200 }, (_, i) => app.inject({ url: `/items/${i}`, headers: asUser(`u${i % 3}`) })))
+  await Promise.all(Array.from({ length: 200 },
+    (_, i) => app.inject({ url: `/items/${i}`, headers: asUser(`u${i % 3}`) })))
   await app.userlog.flush()
   const stats = await db.info('commandstats')
   const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
@@ -146,10 +154,12 @@ t.test('a batch is one script call; the index and publishes come with it', async
   t.equal(app.userlog.stats().written, 200)
   t.equal(app.userlog.stats().batches, scripts)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  const all = messages.filter(([c]) => c === keys.allChannel).flatMap(([, m]) => JSON.parse(m) as Array<{ id: string, user: string }>)
+  const all = messages.filter(([c]) => c === keys.allChannel)
+    .flatMap(([, m]) => JSON.parse(m) as Array<{ id: string, user: string }>)
   t.equal(all.length, 200, 'every entry is published on the all-users channel')
   t.equal(new Set(all.map((e) => e.id)).size, 200)
-  const own = messages.filter(([c]) => c === keys.userChannel('u1')).flatMap(([, m]) => JSON.parse(m) as Array<{ user: string }>)
+  const own = messages.filter(([c]) => c === keys.userChannel('u1'))
+    .flatMap(([, m]) => JSON.parse(m) as Array<{ user: string }>)
   t.ok(own.length > 60 && own.every((e) => e.user === 'u1'), 'the per-user channel carries that user only')
   t.equal(messages.filter(([c]) => c === keys.userChannel('u2')).length, 0, 'a user nobody watches is not published')
   t.equal(await db.zcard(keys.usersIndex), 3)
@@ -197,13 +207,16 @@ t.test('the plugin keeps its parsers, validators and routes to itself', async (t
   const app = Fastify()
   // The host coerces query strings (Fastify's default); the plugin's Ajv must not change that.
   await app.register(userlog, { redis: redis.url, getUser: userFromHeader })
-  app.get('/n', { schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } } } } }, async (req) => req.query)
+  app.get('/n', { schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } } } } },
+    async (req) => req.query)
   app.post('/echo', async (req) => ({ type: typeof req.body }))
   await app.ready()
   t.teardown(() => app.close())
   t.same((await app.inject({ url: '/n?n=5' })).json(), { n: 5 }, 'host keeps type coercion')
-  const text = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, payload: '{"a":1}' })
-  t.equal(text.json().type, 'string', 'the host still parses text/plain as text')
+  const text = await app.inject({
+    method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, payload: '{"a":1}'
+  })
+  t.equal(text.json<{ type: string }>().type, 'string', 'the host still parses text/plain as text')
   t.equal(app.hasDecorator('userlog'), true)
   t.equal(app.hasRequestDecorator('cookies'), false, 'no cookie decorator leaks into the host')
   const missing = await app.inject({ url: '/nope' })

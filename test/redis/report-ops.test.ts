@@ -24,7 +24,8 @@ async function write (entries: Entry[], contribute: Contributor): Promise<{ argv
   return call
 }
 
-const entry = (i: number, extra: Partial<Entry> = {}): Entry => ({ id: `e${i}`, t: 1000 + i, user: 'u', kind: 'custom', ...extra })
+const entry = (i: number, extra: Partial<Entry> = {}): Entry =>
+  ({ id: `e${i}`, t: 1000 + i, user: 'u', kind: 'custom', ...extra })
 
 t.test('HINCRCAP: new fields stop at the cap, then count into "other"; known fields keep counting', async (t) => {
   const key = 'userlog:{stats}:test:pages'
@@ -42,7 +43,8 @@ t.test('HINCRCAP: new fields stop at the cap, then count into "other"; known fie
 
 t.test('HINCRCAP with a field literally named "other" and a cap not yet reached', async (t) => {
   const key = 'userlog:{stats}:test:events'
-  await write([entry(1, { event: 'other' }), entry(2, { event: 'click' })], (e, ops) => ops.hincrcap(key, e.event as string, 2, 2))
+  await write([entry(1, { event: 'other' }), entry(2, { event: 'click' })],
+    (e, ops) => ops.hincrcap(key, e.event as string, 2, 2))
   t.same(await db.hgetall(key), { other: '2', click: '2' })
 })
 
@@ -77,10 +79,14 @@ t.test('HMAXSUM: one count per field, the sum of each field\'s largest value, re
   const key = 'userlog:{stats}:test:ended'
   const ended: Contributor = (e, ops) => ops.hmaxsum(key, e.sid as string, e.duration as number, 2)
   // s1 reports 10 then 40 in one batch (merged: 40), s2 reports 5.
-  const call = await write([entry(1, { sid: 's1', duration: 10 }), entry(2, { sid: 's2', duration: 5 }), entry(3, { sid: 's1', duration: 40 })], ended)
+  const call = await write([
+    entry(1, { sid: 's1', duration: 10 }), entry(2, { sid: 's2', duration: 5 }), entry(3, { sid: 's1', duration: 40 })
+  ], ended)
   t.equal(call.argv.filter((a) => a === 'HMAXSUM').length, 2, 'merged per field')
   t.same(await db.hgetall(key), { s1: '40', s2: '5', '#n': '2', '#s': '45' })
   // Later: s1 grows to 60 (adds 20), s2 reports less (nothing), s3 is past the cap: counted, not kept.
-  await write([entry(4, { sid: 's1', duration: 60 }), entry(5, { sid: 's2', duration: 1 }), entry(6, { sid: 's3', duration: 7 })], ended)
+  await write([
+    entry(4, { sid: 's1', duration: 60 }), entry(5, { sid: 's2', duration: 1 }), entry(6, { sid: 's3', duration: 7 })
+  ], ended)
   t.same(await db.hgetall(key), { s1: '60', s2: '5', '#n': '3', '#s': '72' })
 })

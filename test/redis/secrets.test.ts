@@ -5,7 +5,9 @@ import t from 'tap'
 import { RedisServer } from '../helpers/redis.js'
 import { buildApp, asUser, asAdmin } from '../helpers/app.js'
 
-const SECRETS = ['hunter2', 'tok123secret', 'accessXYZ987', 'apikeyQQQ555', 'bearerS3cr3t', 'cookieSess777', 'refPass444']
+const SECRETS = [
+  'hunter2', 'tok123secret', 'accessXYZ987', 'apikeyQQQ555', 'bearerS3cr3t', 'cookieSess777', 'refPass444'
+]
 
 const redis = await RedisServer.start()
 const db = redis.client()
@@ -38,7 +40,9 @@ t.test('no secret in Redis, in exports or in the plugin logs', async (t) => {
     method: 'POST',
     url: '/userlog/events',
     headers: { ...asUser('sam'), 'content-type': 'application/json', authorization: `Bearer ${SECRETS[4]}` },
-    payload: [{ type: 'pageview', path: `/reset?token=${SECRETS[1]}&step=1`, referrer: `/login?password=${SECRETS[6]}` }]
+    payload: [{
+      type: 'pageview', path: `/reset?token=${SECRETS[1]}&step=1`, referrer: `/login?password=${SECRETS[6]}`
+    }]
   })
   t.equal(event.statusCode, 204)
   await app.userlog.flush()
