@@ -44,7 +44,10 @@ async function until (what: string, check: () => boolean | Promise<boolean>, ms 
 
 t.test('the redis option: a comma-separated list of seeds is a cluster, validated', async (t) => {
   t.same(parseSeeds('redis://10.0.0.1:7000, redis://h2,redis://[::1]:7002'), {
-    nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'h2', port: 6379 }, { host: '::1', port: 7002 }], tls: false, username: undefined, password: undefined
+    nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'h2', port: 6379 }, { host: '::1', port: 7002 }],
+    tls: false,
+    username: undefined,
+    password: undefined
   })
   t.same(parseSeeds('rediss://u:p%40ss@h1:7000,rediss://h2:7000'), {
     nodes: [{ host: 'h1', port: 7000 }, { host: 'h2', port: 7000 }], tls: true, username: 'u', password: 'p@ss'
@@ -67,9 +70,13 @@ t.test('the redis option: a comma-separated list of seeds is a cluster, validate
 t.test('a batch is split into one call per hash slot, each with a marker in its slot', async (t) => {
   const entries = USERS.map((user, i) => ({ id: String(i), t: 1, user, kind: 'request', path: '/p' }))
   const { calls } = buildSlotCalls('w', 1, entries, { keys, maxEntries: MAX, ttl: 60, indexCap: 10, publish: true }, [
-    (entry, ops) => { ops.hincrby(keys.stats('2026-01-01', 'totals'), 'requests', 1); ops.hset(keys.sessions(entry.user), 's', '1') }
+    (entry, ops) => {
+      ops.hincrby(keys.stats('2026-01-01', 'totals'), 'requests', 1)
+      ops.hset(keys.sessions(entry.user), 's', '1')
+    }
   ], 1)
-  const slots = new Set([keys.usersIndex, keys.stats('d', 'x'), ...USERS.map((u) => keys.log(u))].map((k) => calculateSlot(k)))
+  const slots = new Set([keys.usersIndex, keys.stats('d', 'x'), ...USERS.map((u) => keys.log(u))]
+    .map((k) => calculateSlot(k)))
   t.equal(calls.length, slots.size, 'one call per slot touched')
   for (const call of calls) {
     t.ok(call.keys.every((k) => calculateSlot(k) === call.slot), 'every key of a call is in its slot')
@@ -91,7 +98,9 @@ t.test('with a Cluster instance: logs, indexes, token, report, export, live chan
     received.set(channel, list)
   })
   const shardChannels = Array.from({ length: ALL_SHARDS }, (_, k) => keys.allShardChannel(k))
-  for (const channel of [keys.userChannel('user0'), keys.userChannel(USERS[49] as string), ...shardChannels]) await sub.ssubscribe(channel)
+  for (const channel of [keys.userChannel('user0'), keys.userChannel(USERS[49] as string), ...shardChannels]) {
+    await sub.ssubscribe(channel)
+  }
   // The leases a realtime server watching these two users and all users holds.
   for (const lease of [keys.watchLease('user0'), keys.watchLease(USERS[49] as string), keys.allWatchLease]) {
     await db.set(lease, '1', 'PX', 30_000)
@@ -111,21 +120,31 @@ t.test('with a Cluster instance: logs, indexes, token, report, export, live chan
   for (const user of USERS) t.equal(await db.llen(keys.log(user)), MAX, `${user}: exactly maxEntries`)
   t.equal(await db.zcard(keys.usersIndex), USERS.length)
 
-  const search = (await app.inject({ url: '/userlog/api/users?q=USER1&limit=100', headers: asAdmin })).json() as { users: Array<{ user: string }> }
+  const search = (await app.inject({ url: '/userlog/api/users?q=USER1&limit=100', headers: asAdmin }))
+    .json<{ users: Array<{ user: string }> }>()
   t.same(search.users.map((u) => u.user).sort(), ['user1', ...Array.from({ length: 10 }, (_, i) => `user1${i}`)].sort())
-  const odd = (await app.inject({ url: '/userlog/api/users?q=a%3Ab', headers: asAdmin })).json() as { users: Array<{ user: string }> }
+  const odd = (await app.inject({ url: '/userlog/api/users?q=a%3Ab', headers: asAdmin }))
+    .json<{ users: Array<{ user: string }> }>()
   t.same(odd.users.map((u) => u.user), [USERS[49]])
-  const active = (await app.inject({ url: '/userlog/api/active?minutes=5', headers: asAdmin })).json() as { users: Array<{ path: string }> }
+  const active = (await app.inject({ url: '/userlog/api/active?minutes=5', headers: asAdmin }))
+    .json<{ users: Array<{ path: string }> }>()
   t.equal(active.users.length, USERS.length)
   t.ok(active.users.every((u) => u.path === `/items/${PER_USER - 1}`))
-  const logs = (await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(USERS[49] as string)}`, headers: asAdmin })).json() as { entries: Array<{ path: string }> }
+  const logsUrl = `/userlog/api/logs/${encodeURIComponent(USERS[49] as string)}`
+  const logs = (await app.inject({ url: logsUrl, headers: asAdmin })).json<{ entries: Array<{ path: string }> }>()
   t.same(logs.entries.map((e) => e.path), [6, 5, 4, 3, 2].map((i) => `/items/${i}`))
 
-  const token = await app.inject({ method: 'POST', url: '/userlog/api/token', headers: asAdmin, payload: { user: 'user3' } })
+  const token = await app.inject({
+    method: 'POST', url: '/userlog/api/token', headers: asAdmin, payload: { user: 'user3' }
+  })
   t.equal(token.statusCode, 200)
-  t.same(JSON.parse(String(await db.get(keys.token((token.json() as { token: string }).token)))), { user: 'user3', admin: 'admin' })
+  t.same(JSON.parse(String(await db.get(keys.token(token.json<{ token: string }>().token)))),
+    { user: 'user3', admin: 'admin' })
 
-  const report = (await app.inject({ url: '/userlog/api/report?days=7', headers: asAdmin })).json() as { days: Array<{ requests: number, users: number }>, summary: { requests: number, users: number } }
+  const report = (await app.inject({ url: '/userlog/api/report?days=7', headers: asAdmin })).json<{
+    days: Array<{ requests: number, users: number }>
+    summary: { requests: number, users: number }
+  }>()
   t.equal(report.days.length, 7)
   // The admin's own reads are under routePrefix, so not logged: only the users' requests count.
   t.equal(report.summary.requests, USERS.length * PER_USER)
@@ -136,11 +155,14 @@ t.test('with a Cluster instance: logs, indexes, token, report, export, live chan
   t.equal(csv.body.trimEnd().split('\r\n').length, 1 + USERS.length * MAX, 'header + every retained entry')
   const one = await app.inject({ url: '/userlog/api/logs/user7/export?format=ndjson', headers: asAdmin })
   t.equal(one.body.trimEnd().split('\n').length, MAX)
-  const audit = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin })).json() as { entries: Array<{ action: string }> }
+  const audit = (await app.inject({ url: '/userlog/api/audit', headers: asAdmin }))
+    .json<{ entries: Array<{ action: string }> }>()
   t.ok(audit.entries.some((e) => e.action === 'export'))
 
   // Sharded pub/sub: the user's channel and the all-users shards carry every entry once.
-  await until('live entries', () => [...received.entries()].filter(([c]) => shardChannels.includes(c)).reduce((n, [, l]) => n + l.length, 0) >= USERS.length * PER_USER)
+  await until('live entries', () => [...received.entries()]
+    .filter(([c]) => shardChannels.includes(c))
+    .reduce((n, [, l]) => n + l.length, 0) >= USERS.length * PER_USER)
   t.equal(received.get(keys.userChannel('user0'))?.length, PER_USER)
   t.equal(received.get(keys.userChannel(USERS[49] as string))?.length, PER_USER)
   const ids = new Set<string>()
@@ -158,7 +180,9 @@ t.test('with a Cluster instance: logs, indexes, token, report, export, live chan
   await app.userlog.flush()
   t.equal(await db.exists(keys.sessions('user3')), 1)
   for (const user of ['user3', USERS[49] as string]) {
-    const del = await app.inject({ method: 'DELETE', url: `/userlog/api/users/${encodeURIComponent(user)}`, headers: asAdmin })
+    const del = await app.inject({
+      method: 'DELETE', url: `/userlog/api/users/${encodeURIComponent(user)}`, headers: asAdmin
+    })
     t.equal(del.statusCode, 204)
     t.same(await keysOnEveryNode(keys.userPattern(user)), [], `no key of ${user} left`)
     t.equal(await db.zscore(keys.usersIndex, user), null)
@@ -197,7 +221,10 @@ t.test('with a seed string: an owned cluster client survives a node restart', as
 
   await rc.startNode(port)
   await rc.waitOk()
-  await until('writing to resume', () => { const s = app.userlog.stats(); return s.redis === 'up' && s.buffered === 0 }, 30_000)
+  await until('writing to resume', () => {
+    const s = app.userlog.stats()
+    return s.redis === 'up' && s.buffered === 0
+  }, 30_000)
   t.equal(app.userlog.stats().dropped, 0)
   t.ok(logs.some((l) => String(l.msg).includes('Redis is unavailable')))
   t.ok(logs.some((l) => String(l.msg).includes('Redis is back')))
@@ -219,7 +246,8 @@ t.test('one call per master; a call that meets a slot its master lost is resent 
   await client.ping()
   client.defineCommand('userlogWriteNode', { lua: NODE_WRITE_SCRIPT })
   client.defineCommand('userlogWriteSlot', { lua: SLOT_WRITE_SCRIPT })
-  const node = client as unknown as Record<'userlogWriteNode' | 'userlogWriteSlot', (n: number, ...a: string[]) => Promise<number>>
+  const node = client as unknown as
+    Record<'userlogWriteNode' | 'userlogWriteSlot', (n: number, ...a: string[]) => Promise<number>>
   const own = new Keys('nodecalls')
   const settings = { keys: own, maxEntries: MAX, ttl: 60, indexCap: 100, publish: false }
   const entries = USERS.map((user, i) => ({ id: `n${i}`, t: 1, user, kind: 'request', path: '/n' }))

@@ -22,17 +22,23 @@ t.beforeEach(async () => { await db.flushall() })
 const keys = new Keys('userlog')
 
 const UA = {
-  chrome: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36',
+  chrome: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/135.0.0.0 Safari/537.36',
   firefox: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
-  safari: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
-  edge: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36 Edg/135.0.0.0',
+  safari: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+    'Version/17.5 Safari/605.1.15',
+  edge: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/135.0.0.0 Safari/537.36 Edg/135.0.0.0',
   bot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 }
 
 /** Writes entries with chosen times through a real BatchWriter and the report contributor. */
-async function writeEntries (entries: Array<Partial<Entry> & { t: number, user: string }>, timeZone: string): Promise<void> {
+async function writeEntries (
+  entries: Array<Partial<Entry> & { t: number, user: string }>, timeZone: string
+): Promise<void> {
   const contributor = reportContributor({ settings: validateOptions({ timeZone }), keys })
-  const writer = new BatchWriter(db, { keys, maxEntries: 100, ttl: 86_400, indexCap: 1000, publish: false }, 10_000, pino({ level: 'silent' }), [contributor])
+  const writer = new BatchWriter(db, { keys, maxEntries: 100, ttl: 86_400, indexCap: 1000, publish: false }, 10_000,
+    pino({ level: 'silent' }), [contributor])
   for (const e of entries) writer.push({ id: nextId(), kind: 'request', ...e })
   await writer.flush()
   await writer.close(100)
@@ -43,8 +49,8 @@ const client = (fields: Partial<Entry>): Partial<Entry> => ({ src: 'client', ...
 
 /** Today in a zone, computed independently of the code under test. */
 function today (timeZone: string, now = Date.now()): string {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
-    .formatToParts(now).map((p) => [p.type, p.value]))
+  const format = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+  const parts = Object.fromEntries(format.formatToParts(now).map((p) => [p.type, p.value]))
   return `${parts.year}-${parts.month}-${parts.day}`
 }
 
@@ -57,10 +63,17 @@ t.test('New York: entries land on their local day across midnight and the DST ch
   await writeEntries([
     { t: iso('2026-03-08T04:59:59.000Z'), user: 'alice', route: '/a', ua: UA.chrome }, // Mar 7, 23:59:59 EST
     { t: iso('2026-03-08T05:00:00.000Z'), user: 'alice', route: '/a', ua: UA.firefox }, // Mar 8, 00:00 EST
-    { t: iso('2026-03-08T06:59:59.000Z'), user: 'alice', route: '/b', ua: UA.firefox }, // 01:59:59 EST, just before the jump
+    // 01:59:59 EST, just before the jump
+    { t: iso('2026-03-08T06:59:59.000Z'), user: 'alice', route: '/b', ua: UA.firefox },
     { t: iso('2026-03-08T07:00:00.000Z'), user: 'bob', route: '/b', ua: UA.safari }, // 03:00 EDT, just after
-    { t: iso('2026-03-08T15:00:00.000Z'), user: 'alice', kind: 'pageview', ...client({ path: '/docs?q=secret#top', sid: 's1' }) },
-    { t: iso('2026-03-08T15:00:01.000Z'), user: 'alice', kind: 'interaction', ...client({ event: 'click', element: 'buy', sid: 's1' }) },
+    {
+      t: iso('2026-03-08T15:00:00.000Z'), user: 'alice', kind: 'pageview',
+      ...client({ path: '/docs?q=secret#top', sid: 's1' })
+    },
+    {
+      t: iso('2026-03-08T15:00:01.000Z'), user: 'alice', kind: 'interaction',
+      ...client({ event: 'click', element: 'buy', sid: 's1' })
+    },
     { t: iso('2026-03-08T15:00:02.000Z'), user: 'alice', kind: 'heartbeat', ...client({ path: '/docs', sid: 's1' }) },
     // A multi-page visit reports its end on every page it leaves: s1 counts once, for 90 s.
     { t: iso('2026-03-08T15:00:30.000Z'), user: 'alice', kind: 'session_end', ...client({ sid: 's1', duration: 30 }) },
@@ -118,7 +131,8 @@ t.test('New York fall-back day has 25 hours; Paris too', async (t) => {
   const ny = await buildReport(db, keys, new DayClock('America/New_York'), 2, iso('2026-11-02T12:00:00Z'))
   t.same(ny.days.map((d) => [d.date, d.requests]), [['2026-11-01', 3], ['2026-11-02', 1]])
   t.same([ny.summary.first, ny.summary.last], [iso('2026-11-01T04:00:00.000Z'), iso('2026-11-02T05:00:00.000Z')])
-  t.same(await db.hmget(keys.stats('2026-11-01', 'totals'), 'first', 'last'), [String(iso('2026-11-01T04:00:00.000Z')), String(iso('2026-11-02T04:59:59.999Z'))])
+  t.same(await db.hmget(keys.stats('2026-11-01', 'totals'), 'first', 'last'),
+    [String(iso('2026-11-01T04:00:00.000Z')), String(iso('2026-11-02T04:59:59.999Z'))])
 
   await db.flushall()
   await writeEntries([
@@ -143,7 +157,9 @@ t.test('GET /api/report: N zero-filled days ending today in the zone, oldest fir
   await get('/items/1', asUser('alice'), UA.firefox)
   await get('/items/2', asUser('alice'), UA.firefox)
   await get('/missing', asUser('bob'), UA.bot)
-  await app.inject({ method: 'POST', url: '/items', headers: { ...asUser('carol'), 'user-agent': UA.safari }, payload: { a: 1 } })
+  await app.inject({
+    method: 'POST', url: '/items', headers: { ...asUser('carol'), 'user-agent': UA.safari }, payload: { a: 1 }
+  })
   await get('/quiet', asUser('dave'), UA.edge) // opted out: not logged, not counted
   app.userlog.record('alice', { kind: 'pageview', src: 'client', path: '/docs?page=2', sid: 's1' })
   app.userlog.record('alice', { kind: 'pageview', src: 'client', path: '/docs', sid: 's1' })
@@ -154,12 +170,14 @@ t.test('GET /api/report: N zero-filled days ending today in the zone, oldest fir
 
   const res = await app.inject({ url: '/userlog/api/report', headers: asAdmin })
   t.equal(res.statusCode, 200)
-  const report = res.json() as Report
+  const report = res.json<Report>()
   const after = today(timeZone)
   t.equal(report.timeZone, timeZone)
   t.equal(report.days.length, 7, 'seven days by default')
   t.ok([before, after].includes(report.to), `ends today in ${timeZone}`)
-  report.days.forEach((d, i) => { if (i > 0) t.equal(d.date, addDays(report.days[i - 1]?.date as string, 1), 'consecutive, oldest first') })
+  report.days.forEach((d, i) => {
+    if (i > 0) t.equal(d.date, addDays(report.days[i - 1]?.date as string, 1), 'consecutive, oldest first')
+  })
   t.equal(report.from, report.days[0]?.date)
   const last = report.days[6]
   t.match(last, {
@@ -177,11 +195,22 @@ t.test('GET /api/report: N zero-filled days ending today in the zone, oldest fir
   t.same(last?.routes, { '/hello': 3, '/items/:id': 2, '(unmatched)': 1, '/items': 1 })
   for (const d of report.days.slice(0, 6)) {
     t.same(d, {
-      date: d.date, requests: 0, pageviews: 0, interactions: 0, sessions: 0, sessionsEnded: 0, avgSessionSeconds: 0, users: 0,
-      events: { pageview: 0, heartbeat: 0, interaction: 0, session_end: 0 }, interactionEvents: {}, pages: {}, routes: {}
+      date: d.date,
+      requests: 0,
+      pageviews: 0,
+      interactions: 0,
+      sessions: 0,
+      sessionsEnded: 0,
+      avgSessionSeconds: 0,
+      users: 0,
+      events: { pageview: 0, heartbeat: 0, interaction: 0, session_end: 0 },
+      interactionEvents: {},
+      pages: {},
+      routes: {}
     }, `${d.date} is zero-filled`)
   }
-  t.match(report.summary, { requests: 7, pageviews: 3, interactions: 1, users: 3, sessions: 2, first: Number, last: Number })
+  t.match(report.summary,
+    { requests: 7, pageviews: 3, interactions: 1, users: 3, sessions: 2, first: Number, last: Number })
   t.ok((report.summary.first as number) <= (report.summary.last as number))
   // alice: Chrome and Firefox; bob: a bot; carol: Safari.
   t.same(report.browsers.map((b) => b.name).sort(), ['Bot', 'Chrome', 'Firefox', 'Safari'])
@@ -190,7 +219,7 @@ t.test('GET /api/report: N zero-filled days ending today in the zone, oldest fir
 
   for (const days of [1, 14, 31]) {
     const r = await app.inject({ url: `/userlog/api/report?days=${days}`, headers: asAdmin })
-    t.equal((r.json() as Report).days.length, days, `days=${days}`)
+    t.equal(r.json<Report>().days.length, days, `days=${days}`)
   }
   for (const bad of ['days=0', 'days=32', 'days=x', 'days=007', 'days=7&x=1', 'days=-1']) {
     const r = await app.inject({ url: `/userlog/api/report?${bad}`, headers: asAdmin })
@@ -202,7 +231,9 @@ t.test('GET /api/report: N zero-filled days ending today in the zone, oldest fir
 t.test('page paths are capped at 500 a day, then counted as "other"', async (t) => {
   const { app } = await buildApp({ redis: redis.url })
   t.teardown(() => app.close())
-  for (let i = 0; i < MAX_PAGES + 10; i++) app.userlog.record('mallory', { kind: 'pageview', src: 'client', path: `/forged/${i}`, sid: 'x' })
+  for (let i = 0; i < MAX_PAGES + 10; i++) {
+    app.userlog.record('mallory', { kind: 'pageview', src: 'client', path: `/forged/${i}`, sid: 'x' })
+  }
   await app.userlog.flush()
   app.userlog.record('mallory', { kind: 'pageview', src: 'client', path: '/forged/0?again=1', sid: 'x' })
   app.userlog.record('mallory', { kind: 'pageview', src: 'client', path: '/forged/new', sid: 'x' })
@@ -211,7 +242,7 @@ t.test('page paths are capped at 500 a day, then counted as "other"', async (t) 
   t.equal(await db.hlen(key), MAX_PAGES + 1, '500 paths and "other"')
   t.equal(await db.hget(key, 'other'), '11', 'the 10 past the cap, then one more new path')
   t.equal(await db.hget(key, '/forged/0'), '2', 'a known path keeps counting')
-  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json() as Report
+  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json<Report>()
   const pages = report.days[0]?.pages ?? {}
   t.equal(Object.keys(pages).length, 11, 'top 10 and "other"')
   t.equal(Object.keys(pages)[0], '/forged/0')
@@ -229,7 +260,8 @@ t.test('every counter key expires after the retention period', async (t) => {
   await app.userlog.flush()
   const day = today('UTC')
   const found = (await db.keys('userlog:{stats}:*')).sort()
-  t.same(found, ['browser:Chrome', 'ended', 'interactions', 'pages', 'routes', 'sessions', 'totals', 'users'].map((w) => keys.stats(day, w)).sort())
+  t.same(found, ['browser:Chrome', 'ended', 'interactions', 'pages', 'routes', 'sessions', 'totals', 'users']
+    .map((w) => keys.stats(day, w)).sort())
   for (const key of found) {
     const ttl = await db.ttl(key)
     t.ok(ttl > STATS_TTL_S - 60 && ttl <= STATS_TTL_S, `${key} TTL ${ttl}`)
@@ -241,13 +273,16 @@ t.test('erasure: no key of the user is left, counts stay, a second DELETE is sti
   const { app } = await buildApp({ redis: redis.url })
   t.teardown(() => app.close())
   const user = 'erin:x y'
-  for (const url of ['/hello', '/items/3']) await app.inject({ url, headers: { ...asUser(user), 'user-agent': UA.firefox } })
+  for (const url of ['/hello', '/items/3']) {
+    await app.inject({ url, headers: { ...asUser(user), 'user-agent': UA.firefox } })
+  }
   app.userlog.record(user, { kind: 'pageview', src: 'client', path: '/account', sid: 'e1' })
   app.userlog.record(user, { kind: 'session_end', src: 'client', sid: 'e1', duration: 5 })
   await app.inject({ url: '/hello', headers: asUser('frank') })
   await app.userlog.flush()
 
-  const del = await app.inject({ method: 'DELETE', url: `/userlog/api/users/${encodeURIComponent(user)}`, headers: asAdmin })
+  const erase = { method: 'DELETE', url: `/userlog/api/users/${encodeURIComponent(user)}`, headers: asAdmin } as const
+  const del = await app.inject(erase)
   t.equal(del.statusCode, 204)
   const names = ['erin', encodeUser(user)]
   const all: string[] = []
@@ -262,14 +297,18 @@ t.test('erasure: no key of the user is left, counts stay, a second DELETE is sti
   for (const key of all.filter((k) => k.includes('{stats}'))) {
     if ((await db.type(key)) !== 'hash') continue
     const hash = await db.hgetall(key)
-    t.notOk(Object.entries(hash).some(([f, v]) => f.includes('erin') || v.includes('erin')), `${key} does not name the user`)
+    t.notOk(Object.entries(hash).some(([f, v]) => f.includes('erin') || v.includes('erin')),
+      `${key} does not name the user`)
   }
-  t.notOk(JSON.stringify(await db.zrange(keys.usersIndex, '0', '-1')).includes('erin'), 'the users index forgot the user')
-  t.notOk(JSON.stringify(await db.zrange(keys.namesIndex, '0', '-1')).includes('erin'), 'the names index forgot the user')
+  t.notOk(JSON.stringify(await db.zrange(keys.usersIndex, '0', '-1')).includes('erin'),
+    'the users index forgot the user')
+  t.notOk(JSON.stringify(await db.zrange(keys.namesIndex, '0', '-1')).includes('erin'),
+    'the names index forgot the user')
   t.notOk(JSON.stringify(await db.hgetall(keys.lastPath)).includes('erin'), 'the last-path hash forgot the user')
-  t.equal((await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}`, headers: asAdmin })).statusCode, 404)
-  t.equal((await app.inject({ method: 'DELETE', url: `/userlog/api/users/${encodeURIComponent(user)}`, headers: asAdmin })).statusCode, 204, 'idempotent')
-  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json() as Report
+  t.equal((await app.inject({ url: `/userlog/api/logs/${encodeURIComponent(user)}`, headers: asAdmin })).statusCode,
+    404)
+  t.equal((await app.inject(erase)).statusCode, 204, 'idempotent')
+  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json<Report>()
   t.match(report.days[0], { requests: 3, pageviews: 1, users: 2 }, 'aggregate counts are kept')
 })
 
@@ -278,8 +317,11 @@ t.test('non-admins get 403 on the report, exports and audit', async (t) => {
   t.teardown(() => app.close())
   await app.inject({ url: '/hello', headers: asUser('alice') })
   await app.userlog.flush()
-  for (const url of ['/userlog/api/report', '/userlog/api/report?days=31', '/userlog/api/export', '/userlog/api/export?format=ndjson&anonymize=true',
-    '/userlog/api/logs/alice/export', '/userlog/api/logs/alice/export?format=csv', '/userlog/api/audit']) {
+  for (const url of [
+    '/userlog/api/report', '/userlog/api/report?days=31', '/userlog/api/export',
+    '/userlog/api/export?format=ndjson&anonymize=true', '/userlog/api/logs/alice/export',
+    '/userlog/api/logs/alice/export?format=csv', '/userlog/api/audit'
+  ]) {
     for (const headers of [asUser('alice'), {}]) {
       const res = await app.inject({ url, headers })
       t.equal(res.statusCode, 403, url)
@@ -297,14 +339,21 @@ t.test('units: top 10 + other, percentages, browser table and cache, page paths'
   t.equal(percentages([1, 2, 3, 7, 11, 13, 17]).reduce((a, b) => a + b, 0).toFixed(2), '100.00')
   const cases: Array<[string, string]> = [
     [UA.chrome, 'Chrome'], [UA.firefox, 'Firefox'], [UA.safari, 'Safari'], [UA.edge, 'Edge'], [UA.bot, 'Bot'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36 OPR/120.0.0.0', 'Opera'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+      'Chrome/135.0.0.0 Safari/537.36 OPR/120.0.0.0', 'Opera'],
     ['Opera/9.80 (Windows NT 6.1) Presto/2.12.388 Version/12.16', 'Opera'],
-    ['Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36', 'Samsung Internet'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19582', 'Edge'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/135.0 Mobile/15E148 Safari/604.1', 'Chrome'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/128.0 Mobile/15E148 Safari/605.1.15', 'Firefox'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148', 'Safari'],
-    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/135.0.0.0 Safari/537.36', 'Bot'],
+    ['Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+      'SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36', 'Samsung Internet'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+      'Chrome/70.0.3538.102 Safari/537.36 Edge/18.19582', 'Edge'],
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+      'CriOS/135.0 Mobile/15E148 Safari/604.1', 'Chrome'],
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+      'FxiOS/128.0 Mobile/15E148 Safari/605.1.15', 'Firefox'],
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+      'Safari'],
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/135.0.0.0 Safari/537.36',
+      'Bot'],
     ['curl/8.5.0', 'Bot'], ['', 'Other'], ['Lynx/2.9.0 libwww-FM/2.14', 'Other']
   ]
   for (const [ua, family] of cases) t.equal(browserFamily(ua), family, ua.slice(0, 60))
@@ -341,7 +390,7 @@ t.test('events posted to the collector are counted: page views by path, interact
     { type: 'session_end', path: '/cart' }
   ], cookie)
   await app.userlog.flush()
-  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json() as Report
+  const report = (await app.inject({ url: '/userlog/api/report?days=1', headers: asAdmin })).json<Report>()
   t.match(report.days[0], {
     pageviews: 2, interactions: 2, sessions: 1, sessionsEnded: 1, users: 1,
     events: { pageview: 2, heartbeat: 1, interaction: 2, session_end: 1 },

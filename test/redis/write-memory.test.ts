@@ -37,7 +37,8 @@ t.test('batches within a second skip EXPIRE and the index; the first batch of a 
   }
   // (The report's counter keys still get their EXPIRE once a batch: that is per key, not per user.)
   const expires = await calls('expire')
-  t.ok(expires < users.length, `no EXPIRE of a log while its TTL is fresh (${expires} EXPIREs in 5 batches of 40 users)`)
+  t.ok(expires < users.length,
+    `no EXPIRE of a log while its TTL is fresh (${expires} EXPIREs in 5 batches of 40 users)`)
   t.equal(await calls('zadd'), 0, 'no index write within a second of the last')
   t.equal(await calls('lpush'), 5 * 40, 'one LPUSH per user and batch, nothing else per user')
   const hsets = await calls('hset')
@@ -79,7 +80,8 @@ t.test('the memory: what is due, when, and bounded', async (t) => {
   t.equal(first.due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a user never written: everything is due')
   t.equal(first.lastPath, '/a')
   memory.written([first], 1_000_000)
-  t.same(memory.due('ann', 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null }, 'half a second later: nothing')
+  t.same(memory.due('ann', 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null },
+    'half a second later: nothing')
   t.equal(memory.due('ann', 1_000_500, '/b').lastPath, '/b', 'a changed path is sent')
   t.equal(memory.due('ann', 1_001_000, '/a').due, DUE_SEEN, 'a second later: the users index (and the path with it)')
   t.equal(memory.due('ann', 1_001_000, '/a').lastPath, '/a')

@@ -53,7 +53,8 @@ t.test('every bad option is refused with its name and what was expected', async 
     [{ anonymizeSecret: 'short' }, 'anonymizeSecret', /at least 16/]
   ]
   for (const [opts, name, expected] of cases) {
-    t.throws(() => validateOptions(opts), { message: new RegExp(`option "${name}" must be`) }, `${name}: ${JSON.stringify(opts)}`)
+    t.throws(() => validateOptions(opts), { message: new RegExp(`option "${name}" must be`) },
+      `${name}: ${JSON.stringify(opts)}`)
     t.throws(() => validateOptions(opts), { message: expected })
   }
   t.throws(() => validateOptions({ maxEntry: 5 }), { message: /unknown option "maxEntry"/ })

@@ -18,7 +18,8 @@ t.test('UTC days', async (t) => {
   const clock = new DayClock('UTC')
   t.equal(clock.dayOf(iso('2026-05-01T00:00:00.000Z')), '2026-05-01')
   t.equal(clock.dayOf(iso('2026-04-30T23:59:59.999Z')), '2026-04-30')
-  t.same(clock.rangeOf(iso('2026-05-01T12:00:00Z')), { day: '2026-05-01', start: iso('2026-05-01T00:00:00Z'), end: iso('2026-05-02T00:00:00Z') })
+  t.same(clock.rangeOf(iso('2026-05-01T12:00:00Z')),
+    { day: '2026-05-01', start: iso('2026-05-01T00:00:00Z'), end: iso('2026-05-02T00:00:00Z') })
 })
 
 t.test('America/New_York: the boundary is local midnight, DST days last 23 and 25 hours', async (t) => {
@@ -27,7 +28,8 @@ t.test('America/New_York: the boundary is local midnight, DST days last 23 and 2
   t.equal(clock.dayOf(iso('2026-03-08T04:59:59.999Z')), '2026-03-07')
   t.equal(clock.dayOf(iso('2026-03-08T05:00:00.000Z')), '2026-03-08')
   const spring = clock.rangeOf(iso('2026-03-08T12:00:00Z'))
-  t.same(spring, { day: '2026-03-08', start: iso('2026-03-08T05:00:00Z'), end: iso('2026-03-09T04:00:00Z') }, 'ends at EDT midnight')
+  t.same(spring, { day: '2026-03-08', start: iso('2026-03-08T05:00:00Z'), end: iso('2026-03-09T04:00:00Z') },
+    'ends at EDT midnight')
   t.equal(spring.end - spring.start, 23 * HOUR)
   // Entries just before and after the 02:00 jump are the same day.
   t.equal(clock.dayOf(iso('2026-03-08T06:59:59Z')), '2026-03-08')
@@ -51,14 +53,18 @@ t.test('Europe/Paris DST days', async (t) => {
 t.test('America/Santiago: a day whose midnight does not exist starts at 01:00', async (t) => {
   const clock = new DayClock('America/Santiago')
   // On 2026-09-06 clocks go from 24:00 (-04) to 01:00 (-03).
-  t.same(clock.rangeOf(iso('2026-09-06T12:00:00Z')), { day: '2026-09-06', start: iso('2026-09-06T04:00:00Z'), end: iso('2026-09-07T03:00:00Z') })
+  t.same(clock.rangeOf(iso('2026-09-06T12:00:00Z')),
+    { day: '2026-09-06', start: iso('2026-09-06T04:00:00Z'), end: iso('2026-09-07T03:00:00Z') })
   t.equal(clock.dayOf(iso('2026-09-06T03:59:59.999Z')), '2026-09-05')
 })
 
 t.test('every day of a year in several zones: ranges tile time without gaps', async (t) => {
   // America/Santiago and America/Havana change their clocks at midnight (the day starts at
   // 01:00 on those days); Asia/Kolkata and Australia/Lord_Howe have odd offsets.
-  for (const zone of ['America/New_York', 'Europe/Paris', 'America/Santiago', 'America/Havana', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Apia']) {
+  for (const zone of [
+    'America/New_York', 'Europe/Paris', 'America/Santiago', 'America/Havana', 'Asia/Kolkata', 'Australia/Lord_Howe',
+    'Pacific/Apia'
+  ]) {
     const clock = new DayClock(zone)
     let range = clock.rangeOf(iso('2026-01-01T12:00:00Z'))
     let bad = 0
@@ -81,5 +87,6 @@ t.test('the cache answers entries of two days in any order, and a third day', as
   const b = iso('2026-06-01T22:01:00Z') // June 2, 00:01
   const c = iso('2026-05-20T10:00:00Z')
   const seq = [a, b, a, b, c, a, b, c].map((x) => clock.dayOf(x))
-  t.same(seq, ['2026-06-01', '2026-06-02', '2026-06-01', '2026-06-02', '2026-05-20', '2026-06-01', '2026-06-02', '2026-05-20'])
+  t.same(seq,
+    ['2026-06-01', '2026-06-02', '2026-06-01', '2026-06-02', '2026-05-20', '2026-06-01', '2026-06-02', '2026-05-20'])
 })

@@ -5,7 +5,9 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Redis, Cluster } from 'ioredis'
 import { describe, expect, test } from 'tstyche'
-import userlogDefault, { userlog, type Entry, type EntryKind, type RedisLike, type UserlogDecorator, type UserlogOptions, type WriterStats } from 'fastify-userlog'
+import userlogDefault, {
+  userlog, type Entry, type EntryKind, type RedisLike, type UserlogDecorator, type UserlogOptions, type WriterStats
+} from 'fastify-userlog'
 
 const app = Fastify()
 
@@ -66,7 +68,8 @@ describe('options', () => {
     expect<UserlogOptions>().type.not.toBeAssignableFrom<{ maxEntries: string }>()
     expect<UserlogOptions>().type.not.toBeAssignableFrom<{ bogus: true }>()
     expect<NonNullable<UserlogOptions['isAdmin']>>().type.toBe<(req: FastifyRequest) => boolean | Promise<boolean>>()
-    expect<NonNullable<UserlogOptions['transform']>>().type.toBe<(entry: Entry, req: FastifyRequest) => Entry | null | undefined>()
+    expect<NonNullable<UserlogOptions['transform']>>().type
+      .toBe<(entry: Entry, req: FastifyRequest) => Entry | null | undefined>()
   })
 })
 
@@ -121,10 +124,12 @@ describe('Entry', () => {
 describe('route config', () => {
   test('{ config: { userlog: false } } opts a route out; nothing else is allowed', () => {
     expect(app.get).type.toBeCallableWith('/health', { config: { userlog: false } }, async () => 'ok')
-    expect(app.route).type.toBeCallableWith({ method: 'GET', url: '/health', config: { userlog: false }, handler: async () => 'ok' })
+    expect(app.route.bind(app)).type
+      .toBeCallableWith({ method: 'GET', url: '/health', config: { userlog: false }, handler: async () => 'ok' })
     expect(app.get).type.not.toBeCallableWith('/health', { config: { userlog: true } }, async () => 'ok')
     expect(app.get).type.not.toBeCallableWith('/health', { config: { userlog: 'off' } }, async () => 'ok')
-    expect(app.route).type.not.toBeCallableWith({ method: 'GET', url: '/health', config: { userlog: true }, handler: async () => 'ok' })
+    expect(app.route.bind(app)).type
+      .not.toBeCallableWith({ method: 'GET', url: '/health', config: { userlog: true }, handler: async () => 'ok' })
   })
 })
 

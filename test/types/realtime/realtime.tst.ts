@@ -27,7 +27,8 @@ describe('options', () => {
       metricsPath: '/internal/metrics'
     })
     expect(app.register).type.toBeCallableWith(userlogRealtime, { redis: new Redis({ lazyConnect: true }) })
-    expect(app.register).type.toBeCallableWith(userlogRealtime, { redis: new Cluster([{ host: '127.0.0.1', port: 7000 }]) })
+    expect(app.register).type
+      .toBeCallableWith(userlogRealtime, { redis: new Cluster([{ host: '127.0.0.1', port: 7000 }]) })
   })
 
   test('register rejects wrong types and unknown options', () => {
