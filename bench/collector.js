@@ -16,7 +16,12 @@ import { userlog } from '../dist/index.js'
 import { startRedis } from './lib/redis.js'
 import { userFromHeader } from './lib/host.js'
 
-const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false }
+  }
+})
 const DURATION = opt.quick ? 3 : 10
 const USERS = 2000
 const BATCH = 10
@@ -32,7 +37,10 @@ Redis.prototype.sendCommand = function (command, stream) {
 const body = JSON.stringify(Array.from({ length: BATCH }, (_, i) => i === 0
   ? { type: 'pageview', path: '/shop/items?page=2', date: new Date().toISOString(), referrer: '/shop' }
   : i % 3 === 0
-    ? { type: 'interaction', path: '/shop/items?page=2', event: 'click', element: 'add-to-cart', metadata: { sku: 'A-1', qty: 1 } }
+    ? {
+        type: 'interaction', path: '/shop/items?page=2', event: 'click', element: 'add-to-cart',
+        metadata: { sku: 'A-1', qty: 1 }
+      }
     : { type: 'heartbeat', path: '/shop/items?page=2' }))
 
 const redis = await startRedis()
@@ -65,16 +73,31 @@ try {
       const posts = result.requests.total
       const commands = Object.values(sent).reduce((a, b) => a + b, 0)
       const results = [
-        { name: 'posts per second', value: Math.round(result.requests.average), unit: 'posts/s', goal: null, pass: null },
-        { name: `events per second (${BATCH} per post)`, value: Math.round(result.requests.average * BATCH), unit: 'events/s', goal: null, pass: null },
+        {
+          name: 'posts per second', value: Math.round(result.requests.average), unit: 'posts/s',
+          goal: null, pass: null
+        },
+        {
+          name: `events per second (${BATCH} per post)`, value: Math.round(result.requests.average * BATCH),
+          unit: 'events/s', goal: null, pass: null
+        },
         { name: 'latency p50', value: result.latency.p50, unit: 'ms', goal: null, pass: null },
         { name: 'latency p99', value: result.latency.p99, unit: 'ms', goal: null, pass: null },
-        { name: 'Redis commands per post', value: Math.round(commands / posts * 100) / 100, unit: 'commands', goal: '≤ 1.1', pass: commands / posts <= 1.1 },
-        { name: 'answers other than 204', value: Object.entries(statuses).filter(([s]) => s !== '204').reduce((a, [, c]) => a + c, 0), unit: '', goal: '0', pass: Object.keys(statuses).every((s) => s === '204') }
+        {
+          name: 'Redis commands per post', value: Math.round(commands / posts * 100) / 100, unit: 'commands',
+          goal: '≤ 1.1', pass: commands / posts <= 1.1
+        },
+        {
+          name: 'answers other than 204',
+          value: Object.entries(statuses).filter(([s]) => s !== '204').reduce((a, [, c]) => a + c, 0),
+          unit: '', goal: '0', pass: Object.keys(statuses).every((s) => s === '204')
+        }
       ]
-      log(`statuses ${JSON.stringify(statuses)}, commands ${JSON.stringify(sent)}, writer ${JSON.stringify(app.userlog.stats())}`)
+      log(`statuses ${JSON.stringify(statuses)}, commands ${JSON.stringify(sent)}, ` +
+        `writer ${JSON.stringify(app.userlog.stats())}`)
       if (opt.json) {
-        console.log(JSON.stringify({ benchmark: 'collector', title: 'POST /events: throughput and Redis commands', results }))
+        const title = 'POST /events: throughput and Redis commands'
+        console.log(JSON.stringify({ benchmark: 'collector', title, results }))
       } else {
         for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}`)
       }

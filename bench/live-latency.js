@@ -34,7 +34,7 @@ const TICK_MS = 5
 const USER = 'alice'
 const log = opt.json ? console.error : console.log
 
-// Key names as src/keys.ts builds them (prefix "userlog", user "alice" needs no encoding).
+// Key names as src/shared/keys.ts builds them (prefix "userlog", user "alice" needs no encoding).
 
 async function metric (http, name) {
   const text = await (await fetch(`${http}/metrics`)).text()
@@ -51,7 +51,9 @@ async function viewer (url, token, samples) {
       const now = performance.now()
       const msg = JSON.parse(data.toString())
       if (msg.type === 'backlog') { backlog = true; resolve() }
-      if (msg.type === 'entries') for (const e of msg.entries) if (typeof e.sent === 'number') samples.push(now - e.sent)
+      if (msg.type === 'entries') {
+        for (const e of msg.entries) if (typeof e.sent === 'number') samples.push(now - e.sent)
+      }
       if (msg.type === 'dropped') samples.dropped += msg.count
     })
     ws.once('close', (code) => { if (!backlog) reject(new Error(`viewer closed with ${code}`)) })
@@ -93,7 +95,8 @@ async function main () {
           seq++
           batch.push(JSON.stringify({
             id: `b${seq}`, t: Date.now(), user: USER, kind: 'request', method: 'GET', path: `/items/${seq}?page=2`,
-            route: '/items/:id', status: 200, ms: 1.5, ip: '127.0.0.1', ua: 'bench', reqId: `req-${seq}`, sent: performance.now()
+            route: '/items/:id', status: 200, ms: 1.5, ip: '127.0.0.1', ua: 'bench', reqId: `req-${seq}`,
+            sent: performance.now()
           }))
         }
         const payload = `[${batch.join(',')}]`
@@ -112,13 +115,17 @@ async function main () {
       { name: 'entries written', value: total, unit: '', goal: '', pass: null },
       { name: 'write rate', value: round(total / elapsed, 0), unit: 'entries/s', goal: `≈ ${RATE}`, pass: null },
       { name: 'viewers', value: VIEWERS, unit: '', goal: '', pass: null },
-      { name: 'entries received (all viewers)', value: samples.length, unit: '', goal: `= ${expected}`, pass: samples.length === expected },
+      {
+        name: 'entries received (all viewers)', value: samples.length, unit: '', goal: `= ${expected}`,
+        pass: samples.length === expected
+      },
       { name: 'entries dropped', value: dropped, unit: '', goal: '0', pass: dropped === 0 },
       { name: 'latency p50', value: round(quantile(samples, 0.5), 2), unit: 'ms', goal: '', pass: null },
       { name: 'latency p99', value: round(quantile(samples, 0.99), 2), unit: 'ms', goal: '', pass: null },
       { name: 'latency max', value: round(quantile(samples, 1), 2), unit: 'ms', goal: '', pass: null }
     ]
-    printResults({ benchmark: 'live-latency', title: `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`, results, json: opt.json })
+    const title = `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`
+    printResults({ benchmark: 'live-latency', title, results, json: opt.json })
   } finally {
     for (const ws of sockets) ws.terminate()
     if (server !== null) await stopChild(server.proc)

@@ -43,12 +43,14 @@ function openFileLimit () {
   try {
     const limits = readFileSync('/proc/self/limits', 'utf8')
     const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(limits)
-    if (m !== null) return { soft: m[1] === 'unlimited' ? Infinity : Number(m[1]), hard: m[2] === 'unlimited' ? Infinity : Number(m[2]) }
+    const count = (s) => s === 'unlimited' ? Infinity : Number(s)
+    if (m !== null) return { soft: count(m[1]), hard: count(m[2]) }
   } catch {
     // no /proc: ask the shell
   }
   try {
-    return { soft: Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' })), hard: Number(execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' })) }
+    const ulimit = (flag) => Number(execFileSync('bash', ['-c', `ulimit ${flag}`], { encoding: 'utf8' }))
+    return { soft: ulimit('-n'), hard: ulimit('-Hn') }
   } catch {
     return { soft: Infinity, hard: Infinity }
   }
@@ -108,14 +110,18 @@ async function main () {
     const tokens = plan.map(() => randomBytes(18).toString('base64url'))
     for (let i = 0; i < plan.length; i += 1000) {
       const m = db.multi()
-      for (let k = i; k < Math.min(plan.length, i + 1000); k++) m.set(keys.token(tokens[k]), JSON.stringify({ user: plan[k], admin: 'bench' }), 'EX', 300)
+      for (let k = i; k < Math.min(plan.length, i + 1000); k++) {
+        m.set(keys.token(tokens[k]), JSON.stringify({ user: plan[k], admin: 'bench' }), 'EX', 300)
+      }
       await m.exec()
     }
     const stats = { received: 0, dropped: 0, latency: [] }
     const started = performance.now()
     for (let i = 0; i < plan.length; i += 200) {
       const chunk = []
-      for (let k = i; k < Math.min(plan.length, i + 200); k++) chunk.push(connect(server.ws, tokens[k], plan[k] === 'hot' ? stats : null))
+      for (let k = i; k < Math.min(plan.length, i + 200); k++) {
+        chunk.push(connect(server.ws, tokens[k], plan[k] === 'hot' ? stats : null))
+      }
       sockets.push(...await Promise.all(chunk))
       if (i % 2000 === 0) log(`  ${sockets.length} viewers…`)
     }
@@ -126,7 +132,8 @@ async function main () {
     const rssIdle = rssMiB(server.proc.pid)
     const clientList = await db.client('LIST')
     const redisConnections = clientList.split('\n').filter((l) => /name=userlog-realtime/.test(l)).length
-    log(`${sockets.length} viewers connected in ${round(connectSeconds, 1)} s; fan-out of ${RATE} entries/s to ${HOT} viewers for ${SECONDS} s…`)
+    log(`${sockets.length} viewers connected in ${round(connectSeconds, 1)} s; ` +
+      `fan-out of ${RATE} entries/s to ${HOT} viewers for ${SECONDS} s…`)
 
     // Fan-out: RATE entries/s to "hot", in batches of 10 every 100 ms, written as the plugin does.
     const total = RATE * SECONDS
@@ -138,10 +145,14 @@ async function main () {
         const batch = []
         for (; written < due; written++) {
           seq++
-          batch.push(JSON.stringify({ id: `h${seq}`, t: Date.now(), user: 'hot', kind: 'request', method: 'GET', path: `/p/${seq}`, status: 200, ms: 1, sent: performance.now() }))
+          batch.push(JSON.stringify({
+            id: `h${seq}`, t: Date.now(), user: 'hot', kind: 'request', method: 'GET', path: `/p/${seq}`, status: 200,
+            ms: 1, sent: performance.now()
+          }))
         }
         const payload = `[${batch.join(',')}]`
-        db.multi().lpush(keys.log('hot'), ...batch).ltrim(keys.log('hot'), 0, 99).publish(keys.channel('hot'), payload).publish(keys.all, payload).exec().catch(() => {})
+        db.multi().lpush(keys.log('hot'), ...batch).ltrim(keys.log('hot'), 0, 99)
+          .publish(keys.channel('hot'), payload).publish(keys.all, payload).exec().catch(() => {})
       }
       await sleep(100)
     }
@@ -150,21 +161,38 @@ async function main () {
     const after = await metrics(server.http)
     const rssFanout = rssMiB(server.proc.pid)
 
+    const latency = (q) => round(quantile(stats.latency, q), 1)
     const results = [
-      { name: 'viewers connected', value: sockets.length, unit: '', goal: `= ${TOTAL}`, pass: sockets.length === TOTAL },
+      {
+        name: 'viewers connected', value: sockets.length, unit: '', goal: `= ${TOTAL}`,
+        pass: sockets.length === TOTAL
+      },
       { name: 'channels subscribed', value: idle.userlog_realtime_channels, unit: '', goal: '', pass: null },
-      { name: 'Redis connections of the realtime process', value: redisConnections, unit: '', goal: '= 2', pass: redisConnections === 2 },
+      {
+        name: 'Redis connections of the realtime process', value: redisConnections, unit: '', goal: '= 2',
+        pass: redisConnections === 2
+      },
       { name: 'time to connect every viewer', value: round(connectSeconds, 1), unit: 's', goal: '', pass: null },
       { name: 'server RSS, no viewers', value: rssStart, unit: 'MiB', goal: '', pass: null },
       { name: `server RSS, ${TOTAL} idle viewers`, value: rssIdle, unit: 'MiB', goal: '', pass: null },
-      { name: 'server memory per idle viewer', value: round((rssIdle - rssStart) * 1024 / TOTAL, 1), unit: 'KiB', goal: '', pass: null },
-      { name: `fan-out: entries to ${HOT} viewers`, value: stats.received, unit: '', goal: `= ${expected}`, pass: stats.received === expected },
-      { name: 'fan-out: entries dropped', value: after.userlog_realtime_entries_dropped_total, unit: '', goal: '0', pass: after.userlog_realtime_entries_dropped_total === 0 },
-      { name: 'fan-out: latency p50', value: round(quantile(stats.latency, 0.5), 1), unit: 'ms', goal: '', pass: null },
-      { name: 'fan-out: latency p99', value: round(quantile(stats.latency, 0.99), 1), unit: 'ms', goal: '', pass: null },
+      {
+        name: 'server memory per idle viewer', value: round((rssIdle - rssStart) * 1024 / TOTAL, 1), unit: 'KiB',
+        goal: '', pass: null
+      },
+      {
+        name: `fan-out: entries to ${HOT} viewers`, value: stats.received, unit: '', goal: `= ${expected}`,
+        pass: stats.received === expected
+      },
+      {
+        name: 'fan-out: entries dropped', value: after.userlog_realtime_entries_dropped_total, unit: '', goal: '0',
+        pass: after.userlog_realtime_entries_dropped_total === 0
+      },
+      { name: 'fan-out: latency p50', value: latency(0.5), unit: 'ms', goal: '', pass: null },
+      { name: 'fan-out: latency p99', value: latency(0.99), unit: 'ms', goal: '', pass: null },
       { name: 'server RSS after the fan-out', value: rssFanout, unit: 'MiB', goal: '', pass: null }
     ]
-    printResults({ benchmark: 'live-viewers', title: `${TOTAL} idle viewers on one process; ${RATE} entries/s to ${HOT} viewers`, results, json: opt.json })
+    const title = `${TOTAL} idle viewers on one process; ${RATE} entries/s to ${HOT} viewers`
+    printResults({ benchmark: 'live-viewers', title, results, json: opt.json })
   } finally {
     for (const ws of sockets) ws.terminate()
     if (server !== null) await stopChild(server.proc)
@@ -181,7 +209,8 @@ if (limit.soft < NEEDED_FDS && process.env.USERLOG_BENCH_ULIMIT !== '1') {
     process.exit(1)
   }
   // Re-run under a raised soft limit; the realtime server, a child, inherits it.
-  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, self, ...process.argv.slice(2)],
+  const script = 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"'
+  const child = spawn('bash', ['-c', script, process.execPath, self, ...process.argv.slice(2)],
     { stdio: 'inherit', env: { ...process.env, USERLOG_BENCH_ULIMIT: '1' } })
   child.on('exit', (code, signal) => { process.exitCode = code ?? (signal ? 1 : 0) })
 } else {

@@ -17,7 +17,12 @@ import { startRedis, parseInfo } from './lib/redis.js'
 import { userFromHeader } from './lib/host.js'
 import { printResults } from './lib/machine.js'
 
-const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false }
+  }
+})
 const USERS = opt.quick ? 200 : 1000
 const PER_USER = 100 // the default maxEntries: every log ends full
 
@@ -49,7 +54,8 @@ async function main () {
       const batch = []
       for (let u = 0; u < USERS; u++) {
         const url = round % 3 === 0 ? `/search?q=red+shoes&page=${round}` : `/orders/${100_000 + round * USERS + u}`
-        batch.push(app.inject({ url, headers: { 'x-user': `customer${u}@example.com`, 'user-agent': UAS[u % UAS.length] }, remoteAddress: '203.0.113.7' }))
+        const headers = { 'x-user': `customer${u}@example.com`, 'user-agent': UAS[u % UAS.length] }
+        batch.push(app.inject({ url, headers, remoteAddress: '203.0.113.7' }))
       }
       await Promise.all(batch)
       served += batch.length
@@ -70,17 +76,29 @@ async function main () {
       for (const item of items) jsonBytes += Buffer.byteLength(item)
     }
     await app.close()
-    if (entries !== served) throw new Error(`${served} requests served but ${entries} entries stored (stats: ${JSON.stringify(stats)})`)
+    if (entries !== served) {
+      throw new Error(`${served} requests served but ${entries} entries stored (stats: ${JSON.stringify(stats)})`)
+    }
 
     const round0 = (x) => Math.round(x)
     const results = [
-      { name: `Redis memory per entry, all keys (${USERS.toLocaleString('en')} users × ${PER_USER} entries)`, value: round0((after - before) / entries), unit: 'B', goal: '', pass: null },
-      { name: 'Redis memory per entry, log lists only (MEMORY USAGE)', value: round0(listBytes / entries), unit: 'B', goal: '', pass: null },
+      {
+        name: `Redis memory per entry, all keys (${USERS.toLocaleString('en')} users × ${PER_USER} entries)`,
+        value: round0((after - before) / entries), unit: 'B', goal: '', pass: null
+      },
+      {
+        name: 'Redis memory per entry, log lists only (MEMORY USAGE)', value: round0(listBytes / entries),
+        unit: 'B', goal: '', pass: null
+      },
       { name: 'stored entry JSON, average', value: round0(jsonBytes / entries), unit: 'B', goal: '', pass: null },
-      { name: 'Redis memory for the whole run', value: Math.round((after - before) / 1024 / 1024 * 10) / 10, unit: 'MiB', goal: '', pass: null },
+      {
+        name: 'Redis memory for the whole run', value: Math.round((after - before) / 1024 / 1024 * 10) / 10,
+        unit: 'MiB', goal: '', pass: null
+      },
       { name: 'entries dropped (buffer full)', value: stats.dropped, unit: '', goal: '0', pass: stats.dropped === 0 }
     ]
-    printResults({ benchmark: 'memory', title: 'Redis memory per stored entry', results, json: opt.json, extra: { users: USERS, entries } })
+    const extra = { users: USERS, entries }
+    printResults({ benchmark: 'memory', title: 'Redis memory per stored entry', results, json: opt.json, extra })
   } finally {
     db.disconnect()
     await redis.stop()

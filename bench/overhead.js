@@ -19,7 +19,8 @@
 // every variant alike. Per-round figures of a plugin variant are compared with bare's figures of
 // the same round (paired), and the median over rounds is reported.
 //
-//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]
+//   node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S]
+//     [--profile] [--plugin FILE] [--compare FILE] [--cluster]
 //
 // --connections: 100 by default, as in Fastify's own benchmarks: throughput is a saturation figure.
 // With few connections and the load generator, the server and Redis on two cores, the run turns
@@ -67,13 +68,15 @@ const { values: opt } = parseArgs({
   }
 })
 if (opt.help) {
-  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] [--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]')
+  console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] ' +
+    '[--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]')
   process.exit(0)
 }
 
 const ROUNDS = Number(opt.rounds ?? (opt.quick ? 3 : 10))
 const DURATION = Number(opt.duration ?? (opt.quick ? 1 : 3))
-const WARMUP = Number(opt.warmup ?? (opt.quick ? 2 : 3)) // seconds per variant before the first round (JIT, heap sizing)
+// Seconds per variant before the first round (JIT, heap sizing).
+const WARMUP = Number(opt.warmup ?? (opt.quick ? 2 : 3))
 const CONNECTIONS = Number(opt.connections)
 const PLUGIN = opt.plugin === undefined ? here('../dist/index.js') : resolve(opt.plugin)
 const COMPARE = opt.compare === undefined ? null : resolve(opt.compare)
@@ -132,12 +135,21 @@ const VARIANTS = [
   { key: 'logger', label: 'Fastify logger: true', server: 'logger', users: ONE },
   { key: 'oneUser', label: 'fastify-userlog, 1 user', server: 'plugin', users: ONE, prefix: 'bench1' },
   { key: 'thousandUsers', label: 'fastify-userlog, 1,000 users', server: 'plugin', users: THOUSAND, prefix: 'bench1k' },
-  { key: 'zipfUsers', label: 'fastify-userlog, Zipf 10,000 users', server: 'plugin', users: ZIPF, distinct: 10_000, prefix: 'benchZ' }
+  {
+    key: 'zipfUsers', label: 'fastify-userlog, Zipf 10,000 users', server: 'plugin', users: ZIPF, distinct: 10_000,
+    prefix: 'benchZ'
+  }
 ]
 if (COMPARE !== null) {
   VARIANTS.push(
-    { key: 'oneUserCompared', label: '--compare build, 1 user', server: 'plugin', users: ONE, prefix: 'benchB1', plugin: COMPARE },
-    { key: 'thousandUsersCompared', label: '--compare build, 1,000 users', server: 'plugin', users: THOUSAND, prefix: 'benchB1k', plugin: COMPARE })
+    {
+      key: 'oneUserCompared', label: '--compare build, 1 user', server: 'plugin', users: ONE, prefix: 'benchB1',
+      plugin: COMPARE
+    },
+    {
+      key: 'thousandUsersCompared', label: '--compare build, 1,000 users', server: 'plugin', users: THOUSAND,
+      prefix: 'benchB1k', plugin: COMPARE
+    })
 }
 
 /** A child process answering IPC requests ({ type, id, ... } → { type, id, ... }). */
@@ -203,7 +215,8 @@ async function main () {
   }
   const m = machine()
   const started = Date.now()
-  log(`fastify-userlog overhead: ${ROUNDS} rounds × ${DURATION} s per variant, ${CONNECTIONS} connections, pipelining 1`)
+  log(`fastify-userlog overhead: ${ROUNDS} rounds × ${DURATION} s per variant, ` +
+    `${CONNECTIONS} connections, pipelining 1`)
   log(`machine: ${machineLine(m)}`)
   if (opt.plugin !== undefined) log(`plugin loaded from ${PLUGIN}`)
   if (COMPARE !== null) log(`compared with the build in ${COMPARE}`)
@@ -218,7 +231,8 @@ async function main () {
   const servers = new Map()
   try {
     for (const v of VARIANTS) {
-      const c = child(here('./lib/server.js'), [v.server, redis.url, v.prefix ?? 'none', pathToFileURL(v.plugin ?? PLUGIN).href])
+      const args = [v.server, redis.url, v.prefix ?? 'none', pathToFileURL(v.plugin ?? PLUGIN).href]
+      const c = child(here('./lib/server.js'), args)
       servers.set(v.key, c)
     }
     for (const v of VARIANTS) v.port = (await servers.get(v.key).ready).port
@@ -237,11 +251,19 @@ async function main () {
     if (opt.cluster) {
       // The all-users stream of a cluster: ALL_SHARDS (8) sharded channels per prefix.
       const shardOf = new Map()
-      for (const all of live.keys()) for (let k = 0; k < 8; k++) shardOf.set(`${all.slice(0, -'*all'.length)}{*all.${k}}`, all)
-      sub.on('smessageBuffer', (channel, message) => { const all = shardOf.get(String(channel)); live.set(all, live.get(all) + entriesIn(message)) })
+      for (const all of live.keys()) {
+        for (let k = 0; k < 8; k++) shardOf.set(`${all.slice(0, -'*all'.length)}{*all.${k}}`, all)
+      }
+      sub.on('smessageBuffer', (channel, message) => {
+        const all = shardOf.get(String(channel))
+        live.set(all, live.get(all) + entriesIn(message))
+      })
       for (const channel of shardOf.keys()) await sub.ssubscribe(channel)
     } else {
-      sub.on('messageBuffer', (channel, message) => { const c = String(channel); live.set(c, live.get(c) + entriesIn(message)) })
+      sub.on('messageBuffer', (channel, message) => {
+        const c = String(channel)
+        live.set(c, live.get(c) + entriesIn(message))
+      })
       await sub.subscribe(...live.keys())
     }
 
@@ -323,8 +345,11 @@ async function main () {
         serverBusy: (s1.cpu - s0.cpu) / wallUs,
         loadGeneratorBusy: (g1.user + g1.system) / wallUs,
         redisBusy: (i1.cpu - i0.cpu) / wallUs,
-        // Cores busy with anything else (other programs, and kernel network work not charged to a process).
-        otherBusy: m0 === null ? NaN : ((m1 - m0) - (s1.cpu - s0.cpu) - (g1.user + g1.system) - (i1.cpu - i0.cpu)) / wallUs
+        // Cores busy with anything else (other programs, and kernel network work not charged
+        // to a process).
+        otherBusy: m0 === null
+          ? NaN
+          : ((m1 - m0) - (s1.cpu - s0.cpu) - (g1.user + g1.system) - (i1.cpu - i0.cpu)) / wallUs
       }
       if (s1.stats !== null) {
         w.written = s1.stats.written - s0.stats.written
@@ -337,7 +362,8 @@ async function main () {
         // (One command per key on a cluster: the logs are in different slots.)
         const lens = opt.cluster
           ? await Promise.all(keys.map((k) => admin.llen(k)))
-          : (await admin.pipeline(keys.map((k) => ['llen', k])).exec()).map(([err, n]) => { if (err) throw err; return n })
+          : (await admin.pipeline(keys.map((k) => ['llen', k])).exec())
+              .map(([err, n]) => { if (err) throw err; return n })
         w.inLogs = lens.reduce((a, b) => a + b, 0)
         // A log that reached maxEntries was trimmed (one busy user can exceed it within a
         // window): then it must hold exactly maxEntries, and the live channel counts the rest.
@@ -360,10 +386,13 @@ async function main () {
       const row = {}
       for (const v of order) row[v.key] = await window(v, DURATION)
       rounds.push({ order: order.map((v) => v.key), ...row })
-      log(`round ${r + 1}/${ROUNDS}: ` + order.map((v) => `${v.key} ${Math.round(row[v.key].rps)} req/s ${row[v.key].cpuPerRequest.toFixed(1)} µs`).join(' · '))
+      log(`round ${r + 1}/${ROUNDS}: ` + order.map((v) =>
+        `${v.key} ${Math.round(row[v.key].rps)} req/s ${row[v.key].cpuPerRequest.toFixed(1)} µs`).join(' · '))
     }
     if (profileDir !== null) {
-      for (const [key, c] of servers) await c.request({ type: 'profile-stop', file: join(profileDir, `${key}.cpuprofile`) })
+      for (const [key, c] of servers) {
+        await c.request({ type: 'profile-stop', file: join(profileDir, `${key}.cpuprofile`) })
+      }
     }
     await sleep(300) // the last live messages
     for (const [ch, n] of live) live.set(ch, n - liveBase.get(ch))
@@ -429,7 +458,8 @@ function summarise (rounds, live, m) {
       Object.assign(out, {
         addedCpuVsEmptyHook: summary(per(v.key, (w, r) => w.cpuPerRequest - r.emptyHook.cpuPerRequest)),
         // The plugin's added CPU ÷ what Fastify's own request logging adds, paired per round.
-        vsLogger: summary(per(v.key, (w, r) => (w.cpuPerRequest - r.bare.cpuPerRequest) / (r.logger.cpuPerRequest - r.bare.cpuPerRequest))),
+        vsLogger: summary(per(v.key, (w, r) =>
+          (w.cpuPerRequest - r.bare.cpuPerRequest) / (r.logger.cpuPerRequest - r.bare.cpuPerRequest))),
         redisCpuPerEntry: summary(per(v.key, (w) => w.redisCpuUs / w.served)),
         topLevelByName,
         executedByName,
@@ -457,30 +487,56 @@ function summarise (rounds, live, m) {
   const lower = (target) => (x) => x <= target
   const higher = (target) => (x) => x >= target
   const results = [
-    goal('added CPU per logged request, 1 user', one.addedCpuPerRequest, 'µs', `≤ ${GOALS.addedCpuOne}`, lower(GOALS.addedCpuOne)),
-    goal('added CPU per logged request, 1,000 users', many.addedCpuPerRequest, 'µs', `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
-    goal('added CPU per logged request, Zipf 10,000 users', zipfv.addedCpuPerRequest, 'µs', `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
+    goal('added CPU per logged request, 1 user', one.addedCpuPerRequest, 'µs',
+      `≤ ${GOALS.addedCpuOne}`, lower(GOALS.addedCpuOne)),
+    goal('added CPU per logged request, 1,000 users', many.addedCpuPerRequest, 'µs',
+      `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
+    goal('added CPU per logged request, Zipf 10,000 users', zipfv.addedCpuPerRequest, 'µs',
+      `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
     goal('added CPU of Fastify logger: true (for comparison)', variants.logger.addedCpuPerRequest, 'µs', '', null),
-    goal('plugin ÷ logger: true added CPU, 1 user', one.vsLogger, '', `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
-    goal('plugin ÷ logger: true added CPU, 1,000 users', many.vsLogger, '', `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
-    goal('plugin ÷ logger: true added CPU, Zipf 10,000 users', zipfv.vsLogger, '', `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
-    goal('Redis CPU per logged entry, 1 user', one.redisCpuPerEntry, 'µs', `≤ ${GOALS.redisCpuOne}`, lower(GOALS.redisCpuOne)),
-    goal('Redis CPU per logged entry, 1,000 users', many.redisCpuPerEntry, 'µs', `≤ ${GOALS.redisCpuMany}`, lower(GOALS.redisCpuMany)),
-    goal('Redis CPU per logged entry, Zipf 10,000 users', zipfv.redisCpuPerEntry, 'µs', `≤ ${GOALS.redisCpuMany}`, lower(GOALS.redisCpuMany)),
-    goal('throughput ratio vs bare, 1 user', one.throughputRatio, '', `≥ ${GOALS.ratioOne}`, higher(GOALS.ratioOne)),
-    goal('throughput ratio vs bare, 1,000 users', many.throughputRatio, '', `≥ ${GOALS.ratioMany}`, higher(GOALS.ratioMany)),
+    goal('plugin ÷ logger: true added CPU, 1 user', one.vsLogger, '',
+      `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
+    goal('plugin ÷ logger: true added CPU, 1,000 users', many.vsLogger, '',
+      `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
+    goal('plugin ÷ logger: true added CPU, Zipf 10,000 users', zipfv.vsLogger, '',
+      `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
+    goal('Redis CPU per logged entry, 1 user', one.redisCpuPerEntry, 'µs',
+      `≤ ${GOALS.redisCpuOne}`, lower(GOALS.redisCpuOne)),
+    goal('Redis CPU per logged entry, 1,000 users', many.redisCpuPerEntry, 'µs',
+      `≤ ${GOALS.redisCpuMany}`, lower(GOALS.redisCpuMany)),
+    goal('Redis CPU per logged entry, Zipf 10,000 users', zipfv.redisCpuPerEntry, 'µs',
+      `≤ ${GOALS.redisCpuMany}`, lower(GOALS.redisCpuMany)),
+    goal('throughput ratio vs bare, 1 user', one.throughputRatio, '',
+      `≥ ${GOALS.ratioOne}`, higher(GOALS.ratioOne)),
+    goal('throughput ratio vs bare, 1,000 users', many.throughputRatio, '',
+      `≥ ${GOALS.ratioMany}`, higher(GOALS.ratioMany)),
     goal('throughput ratio vs bare, Zipf 10,000 users', zipfv.throughputRatio, '', '', null),
-    goal('top-level Redis commands per logged request, 1 user', one.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
-    goal('top-level Redis commands per logged request, 1,000 users', many.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
-    goal('top-level Redis commands per logged request, Zipf 10,000 users', zipfv.topLevelCommandsPerRequest, '', `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
-    ...[one, many, zipfv].map((v) => goal(`entries stored / requests served, ${v.label.replace('fastify-userlog, ', '')}`,
+    goal('top-level Redis commands per logged request, 1 user', one.topLevelCommandsPerRequest, '',
+      `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
+    goal('top-level Redis commands per logged request, 1,000 users', many.topLevelCommandsPerRequest, '',
+      `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
+    goal('top-level Redis commands per logged request, Zipf 10,000 users', zipfv.topLevelCommandsPerRequest, '',
+      `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
+    ...[one, many, zipfv].map((v) => goal(
+      `entries stored / requests served, ${v.label.replace('fastify-userlog, ', '')}`,
       Math.min(v.written, v.live) / v.served, '', '= 1 (all stored)', () => v.allStored, 4))
   ]
   return {
     benchmark: opt.cluster ? 'overhead-cluster' : 'overhead',
-    title: `Host overhead of the request hook on ${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'} (server CPU, throughput, Redis CPU and commands, entries stored)`,
+    title: 'Host overhead of the request hook on ' +
+      `${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'} ` +
+      '(server CPU, throughput, Redis CPU and commands, entries stored)',
     machine: m,
-    settings: { plugin: PLUGIN, compare: COMPARE, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, pipelining: 1, maxEntries: MAX_ENTRIES },
+    settings: {
+      plugin: PLUGIN,
+      compare: COMPARE,
+      rounds: ROUNDS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      connections: CONNECTIONS,
+      pipelining: 1,
+      maxEntries: MAX_ENTRIES
+    },
     results,
     variants,
     rounds
@@ -491,7 +547,8 @@ function summarise (rounds, live, m) {
 function goal (name, figure, unit, target, check, digits = 2) {
   const value = typeof figure === 'number' ? figure : figure.median
   const spread = typeof figure === 'number' ? undefined : `${round(figure.min, digits)}–${round(figure.max, digits)}`
-  return { name, value: round(value, digits), spread, unit, goal: target, pass: check === null ? null : Boolean(check(value)) }
+  const pass = check === null ? null : Boolean(check(value))
+  return { name, value: round(value, digits), spread, unit, goal: target, pass }
 }
 
 const fmt = (x, d = 1) => Number.isFinite(x) ? x.toFixed(d) : String(x)
@@ -499,7 +556,11 @@ const range = (s, d = 1) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max
 
 function print (res) {
   const rows = [
-    ['variant', 'req/s', 'server CPU µs/req', 'of which kernel', 'added CPU µs/req vs bare', 'vs empty hook', 'throughput ratio', 'CPU capacity ratio', 'Redis cmds/req top-level', 'Redis cmds/req executed', 'Redis CPU µs/entry', 'entries stored / served']
+    [
+      'variant', 'req/s', 'server CPU µs/req', 'of which kernel', 'added CPU µs/req vs bare', 'vs empty hook',
+      'throughput ratio', 'CPU capacity ratio', 'Redis cmds/req top-level', 'Redis cmds/req executed',
+      'Redis CPU µs/entry', 'entries stored / served'
+    ]
   ]
   for (const v of Object.values(res.variants)) {
     rows.push([
@@ -522,31 +583,49 @@ function print (res) {
   console.log('\nmedian over rounds (min–max); per-request Redis figures and entry counts are totals over all rounds')
   const pc = (s) => `${Math.max(0, Math.round(100 * s.median))}%`
   console.log('share of one core used during the load (median): ' + Object.values(res.variants).map((v) =>
-    `${v.label}: server ${pc(v.serverBusy)}, load generator ${pc(v.loadGeneratorBusy)}, Redis ${pc(v.redisBusy)}, other ${pc(v.otherBusy)}`).join(' · '))
+    `${v.label}: server ${pc(v.serverBusy)}, load generator ${pc(v.loadGeneratorBusy)}, ` +
+    `Redis ${pc(v.redisBusy)}, other ${pc(v.otherBusy)}`).join(' · '))
   const other = Math.max(...Object.values(res.variants).map((v) => v.otherBusy.median))
-  if (other > 0.3) console.log(`note: up to ${Math.round(100 * other)}% of a core went to other work during the windows: req/s are noisy; the CPU µs figures hold better`)
+  if (other > 0.3) {
+    console.log(`note: up to ${Math.round(100 * other)}% of a core went to other work during the windows: ` +
+      'req/s are noisy; the CPU µs figures hold better')
+  }
   for (const v of Object.values(res.variants)) {
     if (v.written === undefined) continue
-    console.log(`${v.label}: served ${v.served}, written (stats) ${v.written}, on the live channel ${v.live}, in the logs ${v.inLogs}` +
-      `${v.logCapped ? ` (${v.logCapped} windows filled a log to maxEntries ${MAX_ENTRIES}: checked it holds exactly that)` : ''}, logs check ${v.logsOk ? 'ok' : 'FAILED'}, dropped ${v.dropped}, ` +
+    const capped = v.logCapped
+      ? ` (${v.logCapped} windows filled a log to maxEntries ${MAX_ENTRIES}: checked it holds exactly that)`
+      : ''
+    console.log(`${v.label}: served ${v.served}, written (stats) ${v.written}, on the live channel ${v.live}, ` +
+      `in the logs ${v.inLogs}${capped}, logs check ${v.logsOk ? 'ok' : 'FAILED'}, dropped ${v.dropped}, ` +
       `batches ${v.batches} (${fmt(v.entriesPerBatch, 1)} entries each), failed ${v.failedBatches},\n  ` +
-      `top-level commands sent ${JSON.stringify(v.topLevelByName)}, evalsha+eval calls seen by Redis ${v.scriptCallsSeenByRedis}, ` +
+      `top-level commands sent ${JSON.stringify(v.topLevelByName)}, ` +
+      `evalsha+eval calls seen by Redis ${v.scriptCallsSeenByRedis}, ` +
       `commands executed by Redis (incl. inside the script) ${JSON.stringify(v.executedByName)}`)
   }
   console.log('')
-  console.log(markdownTable([['goal', 'figure', 'target', ''], ...res.results.map((g) =>
-    [g.name, `${g.value}${g.unit ? ' ' + g.unit : ''}${g.spread ? ` (${g.spread})` : ''}`, g.goal || '—', g.pass === null ? '' : g.pass ? 'pass' : 'MISS'])]))
-  console.log(`\n${res.settings.rounds} rounds × ${res.settings.durationSeconds} s, ${res.settings.connections} connections, pipelining 1; run took ${res.seconds} s`)
+  console.log(markdownTable([['goal', 'figure', 'target', ''], ...res.results.map((g) => [
+    g.name,
+    `${g.value}${g.unit ? ' ' + g.unit : ''}${g.spread ? ` (${g.spread})` : ''}`,
+    g.goal || '—',
+    g.pass === null ? '' : g.pass ? 'pass' : 'MISS'
+  ])]))
+  console.log(`\n${res.settings.rounds} rounds × ${res.settings.durationSeconds} s, ` +
+    `${res.settings.connections} connections, pipelining 1; run took ${res.seconds} s`)
   console.log(`machine: ${machineLine(res.machine)}`)
   if (res.profiles) {
-    console.log('\nCPU profiles of the measured windows (the profiler slows the servers: the table above is from the same run)')
+    console.log('\nCPU profiles of the measured windows ' +
+      '(the profiler slows the servers: the table above is from the same run)')
     for (const p of res.profiles) console.log(`\n## ${p.variant}: ${p.file}\n${p.text}`)
   }
 }
 
 export function markdownTable (rows) {
   const [head, ...body] = rows
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`)
+  ].join('\n')
 }
 
 function profiles (dir, rounds) {
@@ -565,7 +644,8 @@ function profiles (dir, rounds) {
     const lines = [profileReport(p.a, p.requests, 15)]
     if (v.prefix) {
       lines.push('fastify-userlog functions (inclusive: the function and what it calls):')
-      for (const [k, t] of [...p.a.inclusive].filter(([k]) => isPluginFrame(k)).sort((x, y) => y[1] - x[1]).slice(0, 15)) {
+      const inclusive = [...p.a.inclusive].filter(([k]) => isPluginFrame(k)).sort((x, y) => y[1] - x[1])
+      for (const [k, t] of inclusive.slice(0, 15)) {
         lines.push(`  ${us(t / p.requests)}  ${k}`)
       }
     }
@@ -573,10 +653,13 @@ function profiles (dir, rounds) {
       for (const [title, field] of [['area', 'byArea'], ['function', 'byFunction']]) {
         const mine = perReq(p.a[field], p.requests)
         const theirs = perReq(bare.a[field], bare.requests)
-        const diff = [...new Set([...mine.keys(), ...theirs.keys()])].filter((k) => !k.startsWith('(idle)') && k !== 'idle')
+        const diff = [...new Set([...mine.keys(), ...theirs.keys()])]
+          .filter((k) => !k.startsWith('(idle)') && k !== 'idle')
           .map((k) => [k, (mine.get(k) ?? 0) - (theirs.get(k) ?? 0)]).sort((x, y) => y[1] - x[1])
         lines.push(`self time more than bare, by ${title}:`)
-        for (const [k, d] of diff.slice(0, title === 'area' ? 10 : 20)) lines.push(`  ${d >= 0 ? '+' : ''}${us(d)}  ${k}`)
+        for (const [k, d] of diff.slice(0, title === 'area' ? 10 : 20)) {
+          lines.push(`  ${d >= 0 ? '+' : ''}${us(d)}  ${k}`)
+        }
       }
     }
     out.push({ variant: v.label, file: p.file, text: lines.join('\n') })

@@ -17,7 +17,12 @@ import { reportContributor } from '../dist/report/counters.js'
 import { WRITE_SCRIPT } from '../dist/write/script.js'
 import { startRedis } from './lib/redis.js'
 
-const { values: opt } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } })
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false }
+  }
+})
 const ROUNDS = opt.quick ? 200 : 2000
 const REDIS_ROUNDS = opt.quick ? 20 : 200
 const BATCH = 1000
@@ -42,8 +47,9 @@ function mixed (start) {
   return Array.from({ length: BATCH }, (_, i) => i % 2 === 0
     ? requests(start)[i]
     : {
-        id: `c${i}`, t: start + i, user: `user${i % 200}`, kind: KINDS[i % KINDS.length], src: 'client', sid: `sid${i % 150}`,
-        path: `/page/${i % 300}?x=1`, event: 'click', element: 'buy', duration: i % 600, ua: uas[i % uas.length]
+        id: `c${i}`, t: start + i, user: `user${i % 200}`, kind: KINDS[i % KINDS.length], src: 'client',
+        sid: `sid${i % 150}`, path: `/page/${i % 300}?x=1`, event: 'click', element: 'buy', duration: i % 600,
+        ua: uas[i % uas.length]
       })
 }
 
@@ -106,9 +112,15 @@ try {
     log(`${name}: writing batches to Redis…`)
     const rs = await redisCost(client, make)
     results.push(
-      { name: `${name}: contributor, JS per entry`, value: Math.round(js.ns), unit: 'ns', goal: null, pass: null, base: Math.round(js.base) },
+      {
+        name: `${name}: contributor, JS per entry`, value: Math.round(js.ns), unit: 'ns', goal: null, pass: null,
+        base: Math.round(js.base)
+      },
       { name: `${name}: report ops per 1,000-entry batch`, value: js.ops, unit: 'ops', goal: null, pass: null },
-      { name: `${name}: counters in Redis per entry`, value: Math.round(rs.ns), unit: 'ns', goal: null, pass: null, base: Math.round(rs.base) }
+      {
+        name: `${name}: counters in Redis per entry`, value: Math.round(rs.ns), unit: 'ns', goal: null, pass: null,
+        base: Math.round(rs.base)
+      }
     )
   }
 } finally {
@@ -119,5 +131,8 @@ try {
 if (opt.json) {
   console.log(JSON.stringify({ benchmark: 'report-counters', title: 'Report counters: cost per entry', results }))
 } else {
-  for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.base !== undefined ? ` (batch without counters: ${r.base} ${r.unit})` : ''}`)
+  for (const r of results) {
+    const base = r.base !== undefined ? ` (batch without counters: ${r.base} ${r.unit})` : ''
+    console.log(`${r.name}: ${r.value} ${r.unit}${base}`)
+  }
 }

@@ -91,12 +91,14 @@ async function main () {
       const value = typeof row.value === 'number'
         ? `${row.value}${row.unit ? ' ' + row.unit : ''}${row.spread ? ` (${row.spread})` : ''}`
         : row.value
-      table.push([r.data.benchmark ?? name, row.name, value, row.goal || '—', row.pass === true ? 'pass' : row.pass === false ? 'MISS' : ''])
+      const verdict = row.pass === true ? 'pass' : row.pass === false ? 'MISS' : ''
+      table.push([r.data.benchmark ?? name, row.name, value, row.goal || '—', verdict])
     }
   }
 
   if (opt.json) {
-    process.stdout.write(JSON.stringify({ machine: m, benchmarks: runs.map((r) => ({ file: r.file, exitCode: r.code, ...r.data })) }, null, 2) + '\n')
+    const benchmarks = runs.map((r) => ({ file: r.file, exitCode: r.code, ...r.data }))
+    process.stdout.write(JSON.stringify({ machine: m, benchmarks }, null, 2) + '\n')
   } else {
     console.log(`\n## fastify-userlog benchmarks${opt.quick ? ' (quick)' : ''}\n`)
     console.log(`Machine: ${machineLine(m)}\n`)

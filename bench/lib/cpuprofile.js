@@ -87,7 +87,8 @@ const sorted = (map) => [...map].filter(([k]) => !k.startsWith('(idle)') && k !=
 export function report (a, requests, top = 25) {
   const per = (us) => requests ? `${(us / requests).toFixed(2).padStart(7)} µs/req` : ''
   const pct = (us) => `${(100 * us / a.total).toFixed(1).padStart(5)}%`
-  const lines = [`busy ${(a.total / 1e6).toFixed(2)} s${requests ? ` over ${requests} requests = ${(a.total / requests).toFixed(2)} µs/req` : ''}`]
+  const overall = requests ? ` over ${requests} requests = ${(a.total / requests).toFixed(2)} µs/req` : ''
+  const lines = [`busy ${(a.total / 1e6).toFixed(2)} s${overall}`]
   lines.push('by area (self time):')
   for (const [k, v] of sorted(a.byArea)) lines.push(`  ${pct(v)} ${per(v)}  ${k}`)
   lines.push(`top ${top} functions (self time):`)
@@ -105,6 +106,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log(report(a, requests ? Number(requests) : 0))
   console.log('fastify-userlog functions (inclusive):')
   for (const [k, v] of sorted(a.inclusive).filter(([k]) => isPluginFrame(k)).slice(0, 25)) {
-    console.log(`  ${(100 * v / a.total).toFixed(1).padStart(5)}% ${requests ? (v / Number(requests)).toFixed(2).padStart(7) + ' µs/req' : ''}  ${k}`)
+    const perRequest = requests ? (v / Number(requests)).toFixed(2).padStart(7) + ' µs/req' : ''
+    console.log(`  ${(100 * v / a.total).toFixed(1).padStart(5)}% ${perRequest}  ${k}`)
   }
 }

@@ -17,7 +17,9 @@ function packageVersion (name) {
 
 function gitCommit () {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']
+    }).trim()
   } catch {
     return null
   }
@@ -42,8 +44,9 @@ export function machine () {
 
 /** One line for a terminal or a markdown document. */
 export function machineLine (m) {
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os} · Node ${m.node} · Redis ${m.redis ?? 'not installed'} · ` +
-    `fastify ${m.fastify} · ioredis ${m.ioredis} · autocannon ${m.autocannon} · fastify-userlog ${m.plugin}${m.commit ? ` (${m.commit})` : ''}`
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os} · Node ${m.node} · ` +
+    `Redis ${m.redis ?? 'not installed'} · fastify ${m.fastify} · ioredis ${m.ioredis} · ` +
+    `autocannon ${m.autocannon} · fastify-userlog ${m.plugin}${m.commit ? ` (${m.commit})` : ''}`
 }
 
 /**

@@ -17,11 +17,13 @@ export const keys = {
 /** Starts `userlog realtime` on a free port and waits until it reports Redis up. */
 export async function startRealtime (redisUrl) {
   const port = await freePort()
-  const proc = spawn(process.execPath, [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn'],
-    { stdio: ['ignore', 'ignore', 'inherit'] })
+  const args = [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn']
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
   const http = `http://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
+    if (proc.exitCode !== null) {
+      throw new Error(`the realtime server exited (${proc.exitCode}); is dist/ built? (npm run build)`)
+    }
     try {
       const res = await fetch(`${http}/healthz`)
       if (res.ok && (await res.json()).redis === 'up') return { proc, http, ws: `ws://127.0.0.1:${port}/live` }

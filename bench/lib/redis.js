@@ -131,10 +131,13 @@ export async function startCluster (count = 3) {
       }
       if (!ready) throw new Error('redis-server did not start (is it installed? `make bench` installs it)')
     }
-    execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+    const addresses = ports.map((p) => `127.0.0.1:${p}`)
+    execFileSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+      { stdio: 'ignore' })
     for (let ok = false, i = 0; !ok; i++) {
       if (i > 200) throw new Error('the cluster did not reach cluster_state:ok')
-      ok = ports.every((p) => execFileSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok'))
+      const info = (p) => execFileSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' })
+      ok = ports.every((p) => info(p).includes('cluster_state:ok'))
       if (!ok) await sleep(100)
     }
   } catch (err) {
