@@ -44,7 +44,10 @@ export interface UserlogOptions {
   isAdmin?: (req: FastifyRequest) => boolean | Promise<boolean>
   /** Entries kept per user (exactly this many). @default 100 */
   maxEntries?: number
-  /** Seconds a user's log lives after their last entry. @default 86400 */
+  /**
+   * Seconds a user's log lives after their last entry (up to a tenth longer, at most 60 s: its
+   * expiry is refreshed that often rather than on every batch). @default 86400
+   */
   ttl?: number
   /**
    * Paths not logged: a string matches that path or a sub-path at a `/` boundary; a RegExp is

@@ -3,9 +3,8 @@
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
-import { request } from 'node:http'
 import { RedisServer, freePort } from '../helpers/redis.js'
-import { buildApp, asUser } from '../helpers/app.js'
+import { buildApp, rawVisit } from '../helpers/app.js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { launch, watch, ARTIFACTS } from '../helpers/browser.js'
 import type { ChildProcess } from 'node:child_process'
@@ -33,18 +32,7 @@ let realtime = await startRealtime()
 const browser = await launch()
 t.teardown(async () => { await browser.close(); await realtime.close(); await app.close(); await redis.stop() })
 
-/** A request by `user` with a raw path and user agent, as a browser of theirs could send. */
-async function visit (user: string, path: string, ua = 'Test'): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const headers = { ...asUser(user), 'user-agent': ua }
-    const req = request({ port, path, headers, insecureHTTPParser: true }, (res) => {
-      res.resume()
-      res.on('end', resolve)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const visit = async (user: string, path: string, ua?: string): Promise<void> => await rawVisit(port, user, path, ua)
 
 /** A fresh browser context signed in as the admin, its page watched for dialogs, errors and foreign requests. */
 async function adminPage (): Promise<{ context: BrowserContext, page: Page, seen: ReturnType<typeof watch> }> {

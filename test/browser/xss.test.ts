@@ -9,9 +9,8 @@ import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import type { AddressInfo } from 'node:net'
-import { request } from 'node:http'
 import { RedisServer, freePort } from '../helpers/redis.js'
-import { buildApp, asUser, asAdmin } from '../helpers/app.js'
+import { buildApp, asUser, asAdmin, rawVisit } from '../helpers/app.js'
 import { launch, watch } from '../helpers/browser.js'
 import { XSS_PAYLOADS, FOREIGN_HOST, rawPath, rawHeader } from '../fixtures/xss.js'
 import { userlogRealtime } from '../../src/realtime/index.js'
@@ -33,18 +32,7 @@ t.teardown(async () => { await browser.close(); await realtime.close(); await ap
 const VICTIM = 'victim'
 const ALLOWED = [`127.0.0.1:${port}`, `127.0.0.1:${rtPort}`]
 
-/** A request with a raw path and user agent, sent as a browser of `user` could send it. */
-async function visit (user: string, path: string, ua = 'Test'): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const headers = { ...asUser(user), 'user-agent': ua }
-    const req = request({ port, path, headers, insecureHTTPParser: true }, (res) => {
-      res.resume()
-      res.on('end', resolve)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const visit = async (user: string, path: string, ua?: string): Promise<void> => await rawVisit(port, user, path, ua)
 
 /** Client events carrying every payload: as a page path, a referrer, an element name, a metadata key and value. */
 async function postEvents (user: string): Promise<void> {

@@ -1,4 +1,5 @@
 // A host app for tests: the user comes from the `x-user` header, `admin` is the admin.
+import { request } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { userlog, type UserlogOptions } from '../../src/index.js'
 
@@ -32,4 +33,20 @@ export async function buildApp (options: UserlogOptions, routes?: (app: FastifyI
   routes?.(app)
   await app.ready()
   return { app, logs }
+}
+
+/**
+ * A request by `user` to the app on `port` with a raw path and user agent, as a browser of theirs
+ * could send them (the HTTP parser is lenient, so hostile paths reach the app as written).
+ */
+export async function rawVisit (port: number, user: string, path: string, ua = 'Test'): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const headers = { ...asUser(user), 'user-agent': ua }
+    const req = request({ port, path, headers, insecureHTTPParser: true }, (res) => {
+      res.resume()
+      res.on('end', resolve)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
