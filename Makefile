@@ -41,7 +41,7 @@ demo: install build
 	node demo/run.js
 
 bench: install build
-	@scripts/system-deps.sh redis
+	@scripts/system-deps.sh redis wrk
 	node bench/run.js
 
 fuzz: install build system-deps

@@ -37,8 +37,8 @@
 // --cluster: the plugin writes to a three-node Redis Cluster (seed-list `redis` option: one script
 // call per hash slot a batch touches, all-users stream on sharded channels); Redis figures are
 // summed over the nodes.
-import { fork } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { fork, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -64,12 +64,13 @@ const { values: opt } = parseArgs({
     plugin: { type: 'string' },
     compare: { type: 'string' },
     cluster: { type: 'boolean', default: false },
+    load: { type: 'string', default: 'autocannon' },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 if (opt.help) {
   console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] ' +
-    '[--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster]')
+    '[--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster] [--load autocannon|wrk]')
   process.exit(0)
 }
 
@@ -118,6 +119,47 @@ function zipf (users, n) {
   return out
 }
 const ZIPF = zipf(10_000, 50_000)
+
+/**
+ * One window of load from wrk (Debian's `wrk`), so the figures do not rest on one load generator:
+ * one thread, the same connections, users rotated by a Lua script (1,000 names, or the Zipf draw).
+ * Returns what the window needs in autocannon's shape, plus wrk's own CPU time.
+ */
+async function wrk (v, seconds) {
+  const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-wrk-'))
+  const script = join(dir, 'users.lua')
+  const names = [...new Set(v.users)].length === v.users.length ? v.users : v.users.slice(0, 50_000)
+  writeFileSync(script, `local users = {${names.map((u) => `'${u}'`).join(',')}}
+local i = 0
+request = function ()
+  i = i % #users + 1
+  return wrk.format('GET', '/hello', { ['x-user'] = users[i] })
+end
+`)
+  const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script,
+    `http://127.0.0.1:${v.port}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  let cpu = { user: 0, system: 0 }
+  // wrk's CPU time, read from /proc just before it exits (clock ticks of 10 ms).
+  const timer = setInterval(() => {
+    try {
+      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      cpu = { user: Number(f[11]) * 10_000, system: Number(f[12]) * 10_000 }
+    } catch {
+      // wrk has just exited: keep the last reading.
+    }
+  }, 100)
+  await new Promise((resolve, reject) => { child.once('exit', resolve); child.once('error', reject) })
+  clearInterval(timer)
+  rmSync(dir, { recursive: true, force: true })
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN)
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out)
+  const ms = p99 === null ? NaN : Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 })[p99[2]]
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    [...out.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0)
+  return { '2xx': requests, duration: seconds, errors, timeouts: 0, non2xx: 0, latency: { p99: ms }, cpu }
+}
 
 /** An autocannon setupRequest that sets x-user to the next name of `users`, round and round. */
 function nextUser (users) {
@@ -294,19 +336,21 @@ async function main () {
       const g0 = process.cpuUsage()
       const m0 = machineBusy()
       const t0 = performance.now()
-      const result = await autocannon({
-        url: `http://127.0.0.1:${v.port}`,
-        connections: CONNECTIONS,
-        pipelining: 1,
-        duration: seconds,
-        // Many users: one request template whose user is picked per request (an array of
-        // thousands of templates costs the load generator more than the server).
-        requests: v.users.length <= 1000
-          ? v.users.map((u) => ({ method: 'GET', path: '/hello', headers: { 'x-user': u } }))
-          : [{ method: 'GET', path: '/hello', setupRequest: nextUser(v.users) }]
-      })
+      const result = opt.load === 'wrk'
+        ? await wrk(v, seconds)
+        : await autocannon({
+          url: `http://127.0.0.1:${v.port}`,
+          connections: CONNECTIONS,
+          pipelining: 1,
+          duration: seconds,
+          // Many users: one request template whose user is picked per request (an array of
+          // thousands of templates costs the load generator more than the server).
+          requests: v.users.length <= 1000
+            ? v.users.map((u) => ({ method: 'GET', path: '/hello', headers: { 'x-user': u } }))
+            : [{ method: 'GET', path: '/hello', setupRequest: nextUser(v.users) }]
+        })
       const wallUs = (performance.now() - t0) * 1000
-      const g1 = process.cpuUsage(g0)
+      const g1 = opt.load === 'wrk' ? result.cpu : process.cpuUsage(g0)
       const m1 = machineBusy()
       await sleep(20) // let the last requests of the window finish their hooks
       const s1 = await server.request({ type: 'snap', flush: true })
@@ -522,8 +566,8 @@ function summarise (rounds, live, m) {
       Math.min(v.written, v.live) / v.served, '', '= 1 (all stored)', () => v.allStored, 4))
   ]
   return {
-    benchmark: opt.cluster ? 'overhead-cluster' : 'overhead',
-    title: 'Host overhead of the request hook on ' +
+    benchmark: (opt.cluster ? 'overhead-cluster' : 'overhead') + (opt.load === 'wrk' ? '-wrk' : ''),
+    title: `Host overhead of the request hook (load: ${opt.load}) on ` +
       `${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'} ` +
       '(server CPU, throughput, Redis CPU and commands, entries stored)',
     machine: m,

@@ -33,8 +33,9 @@ const benches = readdirSync(dir)
   .filter((f) => only === null || only.has(basename(f, '.js')))
   .sort((a, b) => (a === 'overhead.js' ? -1 : b === 'overhead.js' ? 1 : a.localeCompare(b)))
 
-// The overhead benchmark runs twice: on a single Redis node and on a three-node Redis Cluster.
-const EXTRA_ARGS = { 'overhead.js': [[], ['--cluster']] }
+// The overhead benchmark runs three times: on a single Redis node, on a three-node Redis Cluster,
+// and on a single node again with wrk as the load generator instead of autocannon.
+const EXTRA_ARGS = { 'overhead.js': [[], ['--cluster'], ['--load', 'wrk']] }
 
 function runOne (file, extra = []) {
   return new Promise((resolve) => {

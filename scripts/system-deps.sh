@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and the demo use, if they are missing:
 #   redis-server  (tests and `make demo` start private servers on free ports)
 #   chromium      (browser tests drive /usr/bin/chromium with playwright-core; no browser download)
-# Usage: scripts/system-deps.sh [redis] [chromium]   (default: both)
+#   wrk           (`make bench` loads the overhead benchmark with wrk as well as autocannon)
+# Usage: scripts/system-deps.sh [redis] [chromium] [wrk]   (default: redis and chromium)
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(redis chromium)
@@ -11,6 +12,7 @@ for w in "${want[@]}"; do
   case "$w" in
     redis) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
