@@ -72,9 +72,13 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
   // Admin reads give up on a frozen Redis (SIGSTOP keeps the socket open, so only a timeout
   // notices); writes have their own, shorter timeout in the writer.
   const { client, owned } = createClient(settings.redis, { connectionName: 'fastify-userlog', commandTimeout: 2000 })
+  let lastError: Error | null = null
   if (owned) {
     // ioredis reports every failed reconnect; the writer already logs one warning per outage.
-    client.on('error', (err: Error) => fastify.log.debug({ err }, 'fastify-userlog: Redis connection error'))
+    client.on('error', (err: Error) => {
+      lastError = err
+      fastify.log.debug({ err }, 'fastify-userlog: Redis connection error')
+    })
   }
   // Counters and sessions ride along with each write batch.
   const contributors = [sessionContributor({ settings, keys }), reportContributor({ settings, keys })]
@@ -109,7 +113,11 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
   await fastify.register(routes, { prefix: settings.routePrefix, ...ctx })
 
   if (owned && !(await whenReady(client, READY_WAIT_MS))) {
-    fastify.log.warn('fastify-userlog: Redis is not reachable yet; entries are buffered until it is')
+    // The reason names a certificate problem or an authentication error rather than leaving a guess.
+    const reason = (lastError as Error | null)?.message
+    const why = reason !== undefined ? ` (${reason})` : ''
+    fastify.log.warn({ err: lastError ?? undefined },
+      `fastify-userlog: Redis is not reachable yet${why}; entries are buffered until it is`)
   }
 }
 

@@ -21,6 +21,8 @@ export interface RealtimeCommand {
   origins: string[]
   prefix: string
   logLevel: string
+  /** A PEM file of the CA that signed Redis's TLS certificate, or null for Node's own CAs. */
+  tlsCa: string | null
 }
 
 export interface TailCommand {
@@ -30,6 +32,7 @@ export interface TailCommand {
   redis: string
   prefix: string
   json: boolean
+  tlsCa: string | null
 }
 
 /** A mistake on the command line: the message says what is wrong; the exit code is 2. */
@@ -69,6 +72,8 @@ Options:
                      repeat for several (default: $USERLOG_ORIGINS, a comma-separated list;
                      without any, only same-host pages and non-browser clients may connect)
   --prefix <p>       Redis key prefix, the same as the plugin's (default userlog)
+  --tls-ca <file>    PEM file of the CA that signed Redis's certificate (rediss:// URLs;
+                     default: Node's CAs and NODE_EXTRA_CA_CERTS)
   --log-level <l>    fatal, error, warn, info, debug or trace (default $LOG_LEVEL or info)
   -h, --help         show this help
 
@@ -86,6 +91,7 @@ Options:
   --redis <url>      Redis URL (default $REDIS_URL or redis://127.0.0.1:6379); for a Redis
                      Cluster, comma-separated seed URLs: redis://h1:7000,redis://h2:7000
   --prefix <p>       Redis key prefix, the same as the plugin's (default userlog)
+  --tls-ca <file>    PEM file of the CA that signed Redis's certificate (rediss:// URLs)
   --json             print each entry as one JSON line instead
   -h, --help         show this help
 `
@@ -104,6 +110,7 @@ const SPECS = {
     path: { type: 'string' },
     origin: { type: 'string', multiple: true },
     prefix: { type: 'string' },
+    'tls-ca': { type: 'string' },
     'log-level': { type: 'string' }
   },
   tail: {
@@ -111,6 +118,7 @@ const SPECS = {
     all: { type: 'boolean' },
     redis: { type: 'string' },
     prefix: { type: 'string' },
+    'tls-ca': { type: 'string' },
     json: { type: 'boolean' }
   }
 } satisfies Record<string, Spec>
@@ -236,6 +244,7 @@ function realtime (args: string[], env: Record<string, string | undefined>): Com
     path,
     origins,
     prefix: prefixOf(p, 'realtime'),
+    tlsCa: one(p, 'tls-ca') ?? null,
     logLevel
   }
 }
@@ -257,7 +266,8 @@ function tail (args: string[], env: Record<string, string | undefined>): Command
     user: all ? null : user as string,
     redis: redisUrl(p, env, 'tail'),
     prefix: prefixOf(p, 'tail'),
-    json: p.values.has('json')
+    json: p.values.has('json'),
+    tlsCa: one(p, 'tls-ca') ?? null
   }
 }
 

@@ -2,7 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { userlogRealtime } from '../realtime/plugin.js'
 import type { RealtimeCommand } from './args.js'
-import { redactUrl } from './tail.js'
+import { redactUrl, tlsOf } from './tail.js'
 
 /** Builds and starts the server; resolves once it listens. */
 export async function startRealtime (cmd: RealtimeCommand): Promise<FastifyInstance> {
@@ -12,7 +12,9 @@ export async function startRealtime (cmd: RealtimeCommand): Promise<FastifyInsta
     bodyLimit: 1024
   })
   try {
-    await app.register(userlogRealtime, { redis: cmd.redis, prefix: cmd.prefix, path: cmd.path, origins: cmd.origins })
+    await app.register(userlogRealtime, {
+      redis: cmd.redis, prefix: cmd.prefix, path: cmd.path, origins: cmd.origins, redisTls: tlsOf(cmd.tlsCa, 'realtime')
+    })
     await app.listen({ port: cmd.port, host: cmd.host })
   } catch (err) {
     // The Redis connections are already open: close them, or the process would not exit.

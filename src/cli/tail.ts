@@ -4,7 +4,20 @@
 import { Hub, type HubLogger } from '../realtime/hub.js'
 import type { LiveEntry } from '../realtime/entries.js'
 import type { TailCommand } from './args.js'
+import { readFileSync } from 'node:fs'
+import type { ConnectionOptions } from 'node:tls'
 import { redactRedis } from '../shared/redis.js'
+
+/** The TLS settings of `--tls-ca FILE`: the CA it holds, or undefined without the flag. */
+export function tlsOf (file: string | null, command: 'realtime' | 'tail'): ConnectionOptions | undefined {
+  if (file === null) return undefined
+  try {
+    return { ca: readFileSync(file) }
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? String(err)
+    throw new Error(`userlog ${command}: --tls-ca: cannot read ${file} (${why})`, { cause: err })
+  }
+}
 
 export interface Output {
   out: (line: string) => void
@@ -62,11 +75,14 @@ export async function startTail (cmd: TailCommand, io: Output): Promise<Tail> {
     warn: () => {},
     error: (obj, msg) => io.err(`userlog tail: ${msg ?? 'error'}${obj instanceof Error ? `: ${obj.message}` : ''}`)
   }
-  const hub = new Hub({ redis: cmd.redis, prefix: cmd.prefix, log: quiet })
+  const hub = new Hub({ redis: cmd.redis, prefix: cmd.prefix, log: quiet, tls: tlsOf(cmd.tlsCa, 'tail') })
   const print = (entries: LiveEntry[]): void => {
     for (const e of entries) io.out(cmd.json ? formatJson(e) : formatEntry(e))
   }
-  if (!await hub.ready(2000)) io.err(`userlog tail: waiting for Redis at ${redactUrl(cmd.redis)}…`)
+  if (!await hub.ready(2000)) {
+    const reason = hub.lastErrorMessage
+    io.err(`userlog tail: waiting for Redis at ${redactUrl(cmd.redis)}${reason !== null ? ` (${reason})` : ''}…`)
+  }
   const watcher = hub.watch(cmd.user, {
     backlog: print,
     entries: print,

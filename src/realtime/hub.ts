@@ -18,6 +18,7 @@
 // `P:live:{u}`; the all-users stream is ALL_SHARDS sharded channels, every one of them joined by
 // the all-users viewers. Losing any master's connection is an outage as above: every channel is
 // resubscribed and every backlog re-read once all connections are back.
+import type { ConnectionOptions } from 'node:tls'
 import { Redis, type Cluster } from 'ioredis'
 import { ALL_SHARDS, Keys, WATCH_LEASE_MS } from '../shared/keys.js'
 import { parseGrant, type Grant } from '../shared/grants.js'
@@ -48,6 +49,8 @@ export interface HubOptions {
   redisPingMs?: number
   /** Timeout of GETDEL and LRANGE. @default 2000 */
   commandTimeoutMs?: number
+  /** TLS settings for the connections the hub creates from a `rediss://` URL (a private CA: `{ ca }`). */
+  tls?: ConnectionOptions
 }
 
 export interface HubCounters {
@@ -64,7 +67,7 @@ export interface HubStats extends HubCounters {
 }
 
 /** A live message waiting to be delivered: its entries, and its JSON when it can be relayed as is. */
-interface HeldMessage { entries: LiveEntry[], payload: string | null }
+interface HeldMessage { seq: number, entries: LiveEntry[], payload: string | null }
 
 /**
  * A busy channel sends its live viewers at most one frame per this many ms: 1,000 viewers of a
@@ -132,6 +135,8 @@ export class Hub {
   private closing = false
   private commandErrorLogged = false
   private lastError: Error | null = null
+  /** Numbers the live messages as they arrive (see Viewer.liveFrom). */
+  private messageSeq = 0
 
   constructor (opts: HubOptions) {
     this.keys = new Keys(opts.prefix)
@@ -140,10 +145,10 @@ export class Hub {
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000
     const seeds = typeof opts.redis === 'string' ? parseSeeds(opts.redis) : null
     if (seeds !== null) {
-      this.cmd = createCluster(seeds, COMMAND_CONNECTION)
+      this.cmd = createCluster(seeds, { ...COMMAND_CONNECTION, tls: opts.tls })
       this.ownsCmd = true
     } else if (typeof opts.redis === 'string') {
-      this.cmd = new Redis(opts.redis, connectionOptions(COMMAND_CONNECTION))
+      this.cmd = new Redis(opts.redis, connectionOptions({ ...COMMAND_CONNECTION, tls: opts.tls }))
       this.ownsCmd = true
     } else {
       this.cmd = opts.redis
@@ -159,7 +164,10 @@ export class Hub {
       this.sub = new NodeSubscriber((this.cmd as Redis).duplicate(subscriberOptions()))
     }
     if (this.ownsCmd) {
-      this.cmd.on('error', (err: Error) => this.log.debug({ err }, 'userlog realtime: Redis command connection error'))
+      this.cmd.on('error', (err: Error) => {
+        this.lastError = err
+        this.log.debug({ err }, 'userlog realtime: Redis command connection error')
+      })
     }
     this.sub.on('error', (err: Error) => {
       this.lastError = err
@@ -173,6 +181,9 @@ export class Hub {
     this.leaseTimer = setInterval(() => this.renewTick(), WATCH_LEASE_MS / 3)
     this.leaseTimer.unref()
   }
+
+  /** Why Redis could not be reached last (a refused connection, a certificate problem), if it could not. */
+  get lastErrorMessage (): string | null { return this.lastError?.message ?? null }
 
   /** Redis is reachable: the subscriber is connected, resubscribed and answering PINGs. */
   get redisUp (): boolean { return this.connected && this.responsive }
@@ -412,6 +423,7 @@ export class Hub {
       const { backlog, live } = mergeSnapshot(list, v.pending)
       v.pending = []
       v.state = 'live'
+      v.liveFrom = this.messageSeq
       if (v.pendingDropped > 0) {
         this.counters.dropped += v.pendingDropped
         v.dropped(v.pendingDropped)
@@ -461,7 +473,7 @@ export class Hub {
       ch.timer = null
       this.deliver(ch)
     }
-    ch.held.push({ entries, payload: clean ? payload : null })
+    ch.held.push({ seq: ++this.messageSeq, entries, payload: clean ? payload : null })
     ch.heldBytes += payload.length
     if (ch.timer !== null) return
     const wait = ch.lastSent + COALESCE_MS - Date.now()
@@ -490,12 +502,18 @@ export class Hub {
         ? `{"type":"entries","entries":[${payloads.join(',')}]}`
         : JSON.stringify({ type: 'entries', entries })))
     }
+    const oldest = (held[0] as HeldMessage).seq
     for (const v of ch.viewers) {
       if (v.state !== 'live') continue
+      // A viewer that turned live while these were held had the earlier ones in its sync.
+      const mine = v.liveFrom >= oldest
+        ? held.filter((m) => m.seq > v.liveFrom).flatMap((m) => m.entries)
+        : entries
+      if (mine.length === 0) continue
       // The subscriber and the command connection are two sockets: a message published just
       // before a backlog read can be read here after that backlog was sent. Drop what it had.
-      if (v.seen.hasAny(entries)) {
-        const fresh = entries.filter((e) => !v.seen.has(e.id))
+      if (mine !== entries || v.seen.hasAny(entries)) {
+        const fresh = mine.filter((e) => !v.seen.has(e.id))
         v.seen.addAll(fresh)
         v.entries(fresh)
       } else {

@@ -1,6 +1,7 @@
 // Options of the realtime server: the defaults, and the validation that runs at
 // register time. Every check throws an error that names the option, so a mistyped `--origin` or
 // limit stops the server at start-up (FST_USERLOG_OPTION) instead of refusing every viewer later.
+import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis } from 'ioredis'
 import { OptionReader, ROUTE_PATH } from '../shared/checks.js'
 import { normalizeOrigin } from '../shared/origin.js'
@@ -9,6 +10,7 @@ import { isRedisInstance, keyPrefixOf, redisUrlProblem } from '../shared/redis.j
 /** Options after validation, every default filled in. */
 export interface RealtimeSettings {
   redis: string | Redis | Cluster
+  redisTls: ConnectionOptions | undefined
   prefix: string
   path: string
   origins: ReadonlySet<string>
@@ -22,7 +24,7 @@ export interface RealtimeSettings {
   metricsPath: string | null
 }
 
-const KNOWN = ['redis', 'prefix', 'path', 'origins', 'maxBufferedBytes', 'stuckMs', 'pingIntervalMs',
+const KNOWN = ['redis', 'redisTls', 'prefix', 'path', 'origins', 'maxBufferedBytes', 'stuckMs', 'pingIntervalMs',
   'authTimeoutMs', 'redisPingMs', 'commandTimeoutMs', 'healthPath', 'metricsPath']
 
 function pathOption (r: OptionReader, name: string, def: string): string | null {
@@ -64,6 +66,15 @@ function originsOption (r: OptionReader): Set<string> {
   return origins
 }
 
+function tlsOption (r: OptionReader): ConnectionOptions | undefined {
+  const v = r.opts.redisTls
+  if (v === undefined) return undefined
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw r.error('redisTls', 'Node TLS options such as { ca }', v)
+  }
+  return v
+}
+
 export function validateRealtimeOptions (input: unknown): RealtimeSettings {
   const r = new OptionReader('userlog realtime', input, KNOWN)
   const path = pathOption(r, 'path', '/live')
@@ -75,6 +86,7 @@ export function validateRealtimeOptions (input: unknown): RealtimeSettings {
   }
   return {
     redis: redisOption(r),
+    redisTls: tlsOption(r),
     prefix: r.prefix(),
     path,
     origins: originsOption(r),

@@ -54,6 +54,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
   const log = fastify.log
   const hub = new Hub({
     redis: settings.redis,
+    tls: settings.redisTls,
     prefix: settings.prefix,
     log,
     redisPingMs: settings.redisPingMs,
@@ -78,7 +79,11 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
   fastify.addHook('onClose', async () => { await hub.close() })
   // Start-up waits a little for Redis, so the first viewers do not race the connections; a Redis
   // that is down does not stop the server from starting (viewers are told it is down).
-  if (!await hub.ready(STARTUP_WAIT_MS)) log.warn({}, 'userlog realtime: Redis is not reachable yet; starting anyway')
+  if (!await hub.ready(STARTUP_WAIT_MS)) {
+    const reason = hub.lastErrorMessage
+    const why = reason !== null ? ` (${reason})` : ''
+    log.warn({ userlog: { reason } }, `userlog realtime: Redis is not reachable yet${why}; starting anyway`)
+  }
 
   const pingTimer = setInterval(() => {
     for (const v of viewers) {

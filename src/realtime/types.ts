@@ -1,5 +1,6 @@
 // The realtime server's public types, in one place: its options, `fastify.userlogRealtime`, and
 // what it adds to Fastify's types. Imported from `fastify-userlog/realtime`.
+import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis } from 'ioredis'
 import type { Hub, HubStats } from './hub.js'
 import type { RefusedReason } from './metrics.js'
@@ -14,6 +15,11 @@ export interface RealtimeOptions {
    * closes one SSUBSCRIBE connection per master). @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
    */
   redis?: string | Redis | Cluster
+  /**
+   * TLS settings for the connections created from a `rediss://` URL or seed list, e.g. a private
+   * CA: `{ ca: readFileSync('ca.pem') }` (a caller's instance brings its own). @default Node's CAs
+   */
+  redisTls?: ConnectionOptions
   /** Prefix of every Redis key and channel; must equal the request-logging plugin's `prefix`. @default 'userlog' */
   prefix?: string
   /** Path of the WebSocket route. @default '/live' */

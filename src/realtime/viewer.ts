@@ -20,6 +20,8 @@ export abstract class Viewer {
   state: 'syncing' | 'live' | 'closed' = 'syncing'
   pending: LiveEntry[] = []
   pendingDropped = 0
+  /** The hub's message number when it turned live: later messages are new to it, earlier were in its sync. */
+  liveFrom = 0
   readonly seen = new RecentIds(RECENT_IDS)
 
   /** @param user the user watched, or null for the all-users stream */

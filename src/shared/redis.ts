@@ -3,6 +3,7 @@
 // settings that keep an outage away from the host (nothing waits on Redis in a request, nothing
 // piles up inside ioredis while Redis is gone), and the small helpers around them.
 import { EventEmitter } from 'node:events'
+import type { ConnectionOptions } from 'node:tls'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { RedisLike } from '../types.js'
@@ -109,6 +110,8 @@ export interface ConnectionTuning {
   /** ioredis' own per-command timeout, where the caller does not time commands itself. */
   commandTimeout?: number
   connectTimeout?: number
+  /** TLS settings (a private CA, say) for `rediss://` connections. */
+  tls?: ConnectionOptions
 }
 
 /** Settings of every connection we open: fail fast, never queue, reconnect at least every second. */
@@ -122,6 +125,7 @@ export function connectionOptions (tuning: ConnectionTuning): RedisOptions {
     maxRetriesPerRequest: 0,
     connectTimeout: tuning.connectTimeout ?? 2000,
     ...(tuning.commandTimeout !== undefined ? { commandTimeout: tuning.commandTimeout } : {}),
+    ...(tuning.tls !== undefined ? { tls: tuning.tls } : {}),
     // Writing resumes within about a second of Redis coming back.
     retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
     connectionName: tuning.connectionName
@@ -143,7 +147,7 @@ export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): C
       ...perNode,
       ...(seeds.username !== undefined ? { username: seeds.username } : {}),
       ...(seeds.password !== undefined ? { password: seeds.password } : {}),
-      ...(seeds.tls ? { tls: {} } : {})
+      ...(seeds.tls || tuning.tls !== undefined ? { tls: tuning.tls ?? {} } : {})
     }
   })
 }

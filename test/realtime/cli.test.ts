@@ -26,18 +26,25 @@ t.test('parseCli: commands, defaults and environment', async (t) => {
   t.same(parseCli(['tail', '-h']), { command: 'help', topic: 'tail' })
   t.same(parseCli(['--version']), { command: 'version' })
   t.same(parseCli(['realtime']), {
-    command: 'realtime', port: 8080, host: '127.0.0.1', redis: 'redis://127.0.0.1:6379', path: '/live', origins: [], prefix: 'userlog', logLevel: 'info'
+    command: 'realtime', port: 8080, host: '127.0.0.1', redis: 'redis://127.0.0.1:6379', path: '/live', origins: [], prefix: 'userlog', logLevel: 'info',
+    tlsCa: null
   })
   t.same(parseCli(['realtime', '--port', '9000', '--host', '0.0.0.0', '--redis', 'rediss://r.test:6380/2', '--path', '/ws/live',
-    '--origin', 'http://localhost:3000', '--origin=https://Admin.Example.com/', '--prefix', 'app1', '--log-level', 'warn']), {
+    '--origin', 'http://localhost:3000', '--origin=https://Admin.Example.com/', '--prefix', 'app1', '--log-level', 'warn',
+    '--tls-ca', '/etc/ssl/redis-ca.pem']), {
     command: 'realtime', port: 9000, host: '0.0.0.0', redis: 'rediss://r.test:6380/2', path: '/ws/live',
-    origins: ['http://localhost:3000', 'https://admin.example.com'], prefix: 'app1', logLevel: 'warn'
+    origins: ['http://localhost:3000', 'https://admin.example.com'], prefix: 'app1', logLevel: 'warn',
+    tlsCa: '/etc/ssl/redis-ca.pem'
   })
   const env = { REDIS_URL: 'redis://env.test:1', USERLOG_ORIGINS: ' http://a.test:3000 , ,https://b.test', LOG_LEVEL: 'debug' }
   t.match(parseCli(['realtime'], env), { redis: 'redis://env.test:1', origins: ['http://a.test:3000', 'https://b.test'], logLevel: 'debug' })
   t.match(parseCli(['realtime', '--origin', 'https://c.test'], env), { origins: ['https://c.test'] }, '--origin replaces USERLOG_ORIGINS')
-  t.same(parseCli(['tail', 'alice']), { command: 'tail', user: 'alice', redis: 'redis://127.0.0.1:6379', prefix: 'userlog', json: false })
-  t.same(parseCli(['tail', '--all', '--json', '--redis', 'redis://x.test']), { command: 'tail', user: null, redis: 'redis://x.test', prefix: 'userlog', json: true })
+  t.same(parseCli(['tail', 'alice']), {
+    command: 'tail', user: 'alice', redis: 'redis://127.0.0.1:6379', prefix: 'userlog', json: false, tlsCa: null
+  })
+  t.same(parseCli(['tail', '--all', '--json', '--redis', 'redis://x.test']), {
+    command: 'tail', user: null, redis: 'redis://x.test', prefix: 'userlog', json: true, tlsCa: null
+  })
   t.match(parseCli(['tail', '--', '-bob']), { user: '-bob' })
   t.match(parseCli(['tail', 'a:b*c{d} é']), { user: 'a:b*c{d} é' })
 })

@@ -278,6 +278,7 @@ t.test('options are validated with errors naming the option', async (t) => {
     [{ path: '/live/' }, /"path"/],
     [{ path: '/healthz' }, /"path"/],
     [{ origins: 'https://a.test' }, /"origins"/],
+    [{ redisTls: 'ca.pem' }, /"redisTls" must be Node TLS options/],
     [{ origins: ['https://a.test/path'] }, /"origins"/],
     [{ origins: ['ftp://a.test'] }, /"origins"/],
     [{ maxBufferedBytes: 10 }, /"maxBufferedBytes"/],
