@@ -2,16 +2,18 @@
 # Installs the Debian packages the tests and the demo use, if they are missing:
 #   redis-server  (tests and `make demo` start private servers on free ports)
 #   chromium      (browser tests drive /usr/bin/chromium with playwright-core; no browser download)
+#   openssl       (the TLS tests make a throw-away CA)
 #   wrk           (`make bench` loads the overhead benchmark with wrk as well as autocannon)
-# Usage: scripts/system-deps.sh [redis] [chromium] [wrk]   (default: redis and chromium)
+# Usage: scripts/system-deps.sh [redis] [chromium] [openssl] [wrk]   (default: redis, chromium, openssl)
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(redis chromium)
+[ ${#want[@]} -eq 0 ] && want=(redis chromium openssl)
 missing=()
 for w in "${want[@]}"; do
   case "$w" in
     redis) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    openssl) command -v openssl >/dev/null 2>&1 || missing+=(openssl) ;;
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
   esac
 done
