@@ -323,7 +323,14 @@ export class BatchWriter {
   }
 
   private outage (err: Error): void {
-    if (this.state === 'up') {
+    if (this.state === 'up' && /^NOPERM/.test(err.message)) {
+      // Not an outage but a Redis user without the rights the writes need: said as an error.
+      this.state = 'down'
+      this.counters.droppedThisOutage = 0
+      this.log.error({ userlog: { maxBuffer: this.maxBuffer, error: err.message } },
+        `fastify-userlog: Redis refused the write (${err.message}): give the Redis user the permissions ` +
+        'listed in the docs (production, Redis ACL); entries are buffered meanwhile')
+    } else if (this.state === 'up') {
       this.state = 'down'
       this.counters.droppedThisOutage = 0
       this.log.warn({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
