@@ -89,9 +89,13 @@ export class LiveStream {
       case 'hello':
         this.attempt = 0
         hideBanner()
-        this.status(this.user === '*' ? 'Live: all users' : 'Live')
         break
       case 'backlog':
+        // The backlog comes once the server listens and the writers publish for this view: from
+        // now on nothing is missed, so this is when the page says it is live.
+        this.status(this.user === '*' ? 'Live: all users' : 'Live')
+        if (Array.isArray(msg.entries)) this.deliver(msg.entries)
+        break
       case 'entries':
         if (Array.isArray(msg.entries)) this.deliver(msg.entries)
         break
