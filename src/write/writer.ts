@@ -1,7 +1,7 @@
 // The in-process buffer between the request hook and Redis. `push` is all the hook does: it
 // appends to an array and, if no flush is pending, schedules one for the next turn of the event
 // loop. A flush writes up to MAX_BATCH entries with one script call (on a Redis Cluster, one per
-// hash slot the batch touches, in parallel); at most one batch is in flight.
+// master the batch touches, in parallel); at most one batch is in flight.
 // When Redis is slow or gone the buffer is bounded by maxBuffer (extra entries are dropped and
 // counted), one warning is logged per outage, and a probe brings writing back by itself.
 import { randomBytes } from 'node:crypto'
@@ -34,7 +34,6 @@ export const PRUNE_INTERVAL_MS = 1000
 export const ALL_LEASE_CHECK_MS = 1000
 /** On a cluster, how long all-users entries gather before their shards are published. */
 export const ALL_PUBLISH_MS = 20
-
 
 interface Batch {
   seq: number
@@ -237,20 +236,12 @@ export class BatchWriter {
     }
     const leaseChecked = this.checkAllLease()
     const { calls, done } = batch.slots
-    const shards = new Map<number, string[]>()
-    let settled = false
+    // A call's share of the all-users stream is queued as soon as it is written, also when it
+    // answers after the attempt timed out.
     const delivered = (i: number): void => {
       done[i] = true
       const call = calls[i] as SlotCall
-      if (call.live.length === 0) return
-      // A call that answers after the attempt timed out publishes its own share.
-      if (settled) {
-        if (this.allWatched.value) this.publishShard(call.shard, call.live)
-        return
-      }
-      const live = shards.get(call.shard)
-      if (live === undefined) shards.set(call.shard, [...call.live])
-      else live.push(...call.live)
+      if (call.live.length > 0) this.publishShard(call.shard, call.live)
     }
     const perSlot = async (i: number): Promise<void> => {
       const call = calls[i] as SlotCall
@@ -276,10 +267,8 @@ export class BatchWriter {
     } catch (err) {
       this.failed(batch, err as Error)
     } finally {
-      settled = true
       for (const p of pending) p.catch(() => {})
       await leaseChecked
-      if (this.allWatched.value) for (const [shard, live] of shards) this.publishShard(shard, live)
     }
   }
 
@@ -306,7 +295,7 @@ export class BatchWriter {
    */
   private publishShard (shard: number, live: string[]): void {
     const queued = this.allQueued.get(shard)
-    if (queued === undefined) this.allQueued.set(shard, live)
+    if (queued === undefined) this.allQueued.set(shard, [...live])
     else for (const e of live) queued.push(e)
     if (this.allTimer === null) {
       this.allTimer = setTimeout(() => this.flushShards(), ALL_PUBLISH_MS)
@@ -314,8 +303,13 @@ export class BatchWriter {
     }
   }
 
+  /** Publishes the queued shards, if anyone watches all users (as last checked). */
   private flushShards (): void {
     this.allTimer = null
+    if (!this.allWatched.value) {
+      this.allQueued.clear()
+      return
+    }
     for (const [shard, live] of this.allQueued) {
       this.client.spublish(this.settings.keys.allShardChannel(shard), '[' + live.join(',') + ']').catch(() => {})
     }
@@ -323,18 +317,18 @@ export class BatchWriter {
   }
 
   private outage (err: Error): void {
-    if (this.state === 'up' && /^NOPERM/.test(err.message)) {
-      // Not an outage but a Redis user without the rights the writes need: said as an error.
+    if (this.state === 'up') {
       this.state = 'down'
       this.counters.droppedThisOutage = 0
-      this.log.error({ userlog: { maxBuffer: this.maxBuffer, error: err.message } },
-        `fastify-userlog: Redis refused the write (${err.message}): give the Redis user the permissions ` +
-        'listed in the docs (production, Redis ACL); entries are buffered meanwhile')
-    } else if (this.state === 'up') {
-      this.state = 'down'
-      this.counters.droppedThisOutage = 0
-      this.log.warn({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
-        'fastify-userlog: Redis is unavailable; buffering entries until it is back')
+      if (/^NOPERM/.test(err.message)) {
+        // Not an outage but a Redis user without the rights the writes need: said as an error.
+        this.log.error({ userlog: { maxBuffer: this.maxBuffer, error: err.message } },
+          `fastify-userlog: Redis refused the write (${err.message}): give the Redis user the permissions ` +
+          'listed in the docs (production, Redis ACL); entries are buffered meanwhile')
+      } else {
+        this.log.warn({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
+          'fastify-userlog: Redis is unavailable; buffering entries until it is back')
+      }
     }
     this.startProbe()
   }
