@@ -150,6 +150,19 @@ export function expireEveryS (ttl: number): number {
   return Math.min(60, Math.floor(ttl / 10))
 }
 
+/** The EXPIRE the scripts set on a log: `ttl` plus the refresh interval (see expireEveryS). */
+function expireSeconds (s: BatchSettings): string {
+  return String(s.ttl + expireEveryS(s.ttl))
+}
+
+/**
+ * The lease key the script reads for a channel; without publishing, a key in the same slot that
+ * nobody sets, so the script never publishes.
+ */
+function leaseKey (s: BatchSettings, lease: string): string {
+  return s.publish ? lease : lease + ':nolease'
+}
+
 /** A memory for one batch, for callers without a writer (tests, benchmarks): everything is due. */
 export function freshMemory (s: BatchSettings): UserMemory {
   return new UserMemory(s.keys, expireEveryS(s.ttl) * 1000)
@@ -182,7 +195,7 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
   const { byUser, ops } = groupByUser(entries, contributors)
   const k = s.keys
   const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
-  const argv = [String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now), String(s.indexCap),
+  const argv = [String(s.maxEntries), expireSeconds(s), String(now), String(s.indexCap),
     String(byUser.size), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0', '']
   const shares: Due[] = []
   const leases: string[] = []
@@ -191,14 +204,13 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
     const share = memory.due(user, now, group.lastPath)
     shares.push(share)
     keys.push(share.memo.logKey)
-    // Without publishing, a lease key nobody sets: the script then never publishes.
-    leases.push(s.publish ? share.memo.leaseKey : share.memo.logKey + ':nolease')
+    leases.push(leaseKey(s, share.memo.leaseKey))
     argv.push(user, String(share.due), String(group.json.length))
     for (const json of group.json) argv.push(json)
     if (share.lastPath !== null) paths.push(user, share.lastPath)
   }
   for (const lease of leases) keys.push(lease)
-  keys.push(s.publish ? k.allWatchLease : k.allWatchLease + ':nolease')
+  keys.push(leaseKey(s, k.allWatchLease))
   argv[9] = String(paths.length / 2)
   for (const p of paths) argv.push(p)
   ops.encode(keys.length + 1, argv)
@@ -299,8 +311,8 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     shares.push(share)
     const g = groupOf(memory.slotOf(share.memo))
     g.users++
-    const lease = s.publish ? share.memo.leaseKey : share.memo.logKey + ':nolease'
-    g.logs.push(keyIn(g, share.memo.logKey), keyIn(g, lease), user, String(share.due), String(group.json.length))
+    const lease = keyIn(g, leaseKey(s, share.memo.leaseKey))
+    g.logs.push(keyIn(g, share.memo.logKey), lease, user, String(share.due), String(group.json.length))
     for (const json of group.json) g.logs.push(json)
     if (s.publish) for (const json of group.json) g.live.push(json)
     records.push(user, String(share.due))
@@ -314,7 +326,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   const calls: SlotCall[] = []
   for (const [slot, g] of groups) {
     const holdsIndex = g === idx
-    const argv = [String(seq), String(s.maxEntries), String(s.ttl + expireEveryS(s.ttl)), String(now),
+    const argv = [String(seq), String(s.maxEntries), expireSeconds(s), String(now),
       String(s.indexCap), prune ? '1' : '0', String(g.users), holdsIndex ? '1' : '0', String(g.opCount),
       holdsIndex ? String(paths.length / 2) : '0']
     for (const x of g.logs) argv.push(x)

@@ -124,13 +124,10 @@ function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
   local from = math.max(first, last - maxEntries + 1)
   local len = redis.call('LPUSH', key, unpack(ARGV, from, last))
   if len > maxEntries then redis.call('LTRIM', key, 0, maxEntries - 1) end
-  local new = len == last - from + 1
-  if new or bit.band(due, 1) ~= 0 then redis.call('EXPIRE', key, ttl) end
-  if new or bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
-  if new or bit.band(due, 4) ~= 0 then
-    named[#named + 1] = 0
-    named[#named + 1] = string.lower(name) .. '\\0' .. name
-  end
+  -- A log that did not exist before this push: everything is due, whatever the writer thought.
+  if len == last - from + 1 then due = 7 end
+  if bit.band(due, 1) ~= 0 then redis.call('EXPIRE', key, ttl) end
+  record(name, due)
   if watched then
     local p, tag = string.match(key, '^(.*):({[^{}]*}):log$')
     redis.call('${publish}', p .. ':live:' .. tag, '[' .. table.concat(ARGV, ',', first, last) .. ']')
@@ -138,7 +135,19 @@ function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
 `
 }
 
-// Shared by both scripts: the users index and names index updates gathered by pushLua, in one call each.
+// Shared by both scripts: gathers a user's index updates that are due (bits 2 and 4 of `due`);
+// INDEX_LUA writes them in one call each. Expects the local `now`.
+const RECORD_LUA = `local seen, named = {}, {}
+local function record (name, due)
+  if bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
+  if bit.band(due, 4) ~= 0 then
+    named[#named + 1] = 0
+    named[#named + 1] = string.lower(name) .. '\\0' .. name
+  end
+end
+`
+
+// Shared by both scripts: the users index and names index updates gathered by record(), in one call each.
 const INDEX_LUA = `if #seen > 0 then redis.call('ZADD', KEYS[2], unpack(seen)) end
 if #named > 0 then redis.call('ZADD', KEYS[3], unpack(named)) end
 `
@@ -155,8 +164,8 @@ local prune = ARGV[9] == '1'
 local paths = tonumber(ARGV[10])
 local leases = redis.call('MGET', unpack(KEYS, 5 + users, 5 + 2 * users))
 local publishAll = leases[users + 1] ~= false
-local seen, named, all = {}, {}, {}
-local a = 11
+local all = {}
+${RECORD_LUA}local a = 11
 for u = 1, users do
   local key = KEYS[4 + u]
   local name, due, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -181,7 +190,8 @@ ${OPS_LUA}return 1
 `
 
 /**
- * One hash slot's share of a batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in
+ * SLOT_WRITE_SCRIPT's body (NODE_WRITE_SCRIPT runs it once per slot): one hash slot's share of a
+ * batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in
  * the slot, including the marker, so each slot keeps its own "last batch applied" per writer and a
  * retry re-runs only the slots that failed. A user's channel and lease carry the user's hash tag,
  * so the user's SPUBLISH runs here, in the same slot.
@@ -197,7 +207,6 @@ ${OPS_LUA}return 1
  * Index records are the users whose log is in another slot: their index updates are due by the
  * writer's say only (this call cannot see whether their log is new; the log's own call records it).
  */
-// The body of SLOT_WRITE_SCRIPT, on its own so that NODE_WRITE_SCRIPT can run it once per slot.
 const SLOT_BODY = `${markerLua(1)}local maxEntries = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
@@ -207,8 +216,7 @@ local users = tonumber(ARGV[7])
 local indexed = tonumber(ARGV[8])
 local ops = tonumber(ARGV[9])
 local paths = tonumber(ARGV[10])
-local seen, named = {}, {}
-local a = 11
+${RECORD_LUA}local a = 11
 for u = 1, users do
   local key, lease = KEYS[tonumber(ARGV[a])], KEYS[tonumber(ARGV[a + 1])]
   local name, due, n = ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
@@ -221,12 +229,7 @@ if indexed > 0 then
   local records = tonumber(ARGV[a])
   a = a + 1
   for r = 1, records do
-    local name, due = ARGV[a], tonumber(ARGV[a + 1])
-    if bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
-    if bit.band(due, 4) ~= 0 then
-      named[#named + 1] = 0
-      named[#named + 1] = string.lower(name) .. '\\0' .. name
-    end
+    record(ARGV[a], tonumber(ARGV[a + 1]))
     a = a + 2
   end
 ${INDEX_LUA.replace(/^/gm, '  ')}  if paths > 0 then
