@@ -245,16 +245,12 @@ export class Hub {
    * lease outlives its last viewer by up to WATCH_LEASE_MS: another process may watch the same user.
    */
   private async renewLeases (chs: Channel[]): Promise<void> {
-    const leaseOf = (ch: Channel): string => ch.user === null ? this.keys.allWatchLease : this.keys.watchLease(ch.user)
-    if (this.cluster || chs.length === 1) {
-      await Promise.all(chs.map(async (ch) => await this.cmd.set(leaseOf(ch), '1', 'PX', WATCH_LEASE_MS)))
-      return
-    }
-    const results = await (this.cmd as Redis)
-      .pipeline(chs.map((ch) => ['set', leaseOf(ch), '1', 'PX', WATCH_LEASE_MS]))
-      .exec()
-    const failed = results?.find(([err]) => err !== null)
-    if (failed !== undefined) throw failed[0] as Error
+    // Sent together without waiting for each other (ioredis writes them back to back); on a
+    // cluster each goes to the master of its own slot.
+    await Promise.all(chs.map(async (ch) => {
+      const lease = ch.user === null ? this.keys.allWatchLease : this.keys.watchLease(ch.user)
+      await this.cmd.set(lease, '1', 'PX', WATCH_LEASE_MS)
+    }))
   }
 
   private renewTick (): void {

@@ -39,15 +39,6 @@ export function readToken (data: RawData, isBinary: boolean): string | null {
   return typeof token === 'string' && TOKEN.test(token) ? token : null
 }
 
-/**
- * Decides whether a browser page at `origin` may connect: null if it may, else the reason. A listed
- * origin may, and so may a page of the request's own host:port (the one origin rule, shared/origin.ts).
- * Requests without an Origin are not checked here.
- */
-export function checkOrigin (origin: string, host: string | undefined, allowed: ReadonlySet<string>): string | null {
-  return originRefusal(origin, host, allowed)
-}
-
 const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts) => {
   const settings = validateRealtimeOptions(opts)
   if (fastify.hasDecorator('userlogRealtime')) throw new AlreadyRegisteredError('userlog realtime')
@@ -167,7 +158,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
       done()
       return
     }
-    const reason = checkOrigin(origin, req.headers.host, settings.origins)
+    const reason = originRefusal(origin, req.headers.host, settings.origins)
     if (reason === null) {
       done()
       return
