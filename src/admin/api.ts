@@ -8,6 +8,7 @@ import { MAX_USER } from '../shared/users.js'
 import { boundedCount, countSchema, userFromPath } from '../shared/http.js'
 import { GRANT_TTL_S, newToken, serializeGrant } from '../shared/grants.js'
 import { makeExports } from '../report/export.js'
+import { filterOf, filterQuerySchema, filters, type FilterQuery } from '../shared/view-rules.js'
 
 export function realtimeUrlFor (settings: Settings, req: FastifyRequest): string {
   if (settings.realtimeUrl !== null) return settings.realtimeUrl
@@ -53,9 +54,13 @@ export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promi
     return { users: await store.activeUsers(minutes, limit) }
   })
 
-  app.get<{ Querystring: { limit?: string } }>('/api/logs/*', {
+  app.get<{ Querystring: { limit?: string } & FilterQuery }>('/api/logs/*', {
     schema: {
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: countSchema(100_000) } }
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: countSchema(100_000), ...filterQuerySchema }
+      }
     },
     // `/api/logs/<user>/export` lands here too: it is the export (src/report/export.ts), which
     // validates its own query string, so it is answered before this route's validation.
@@ -67,14 +72,19 @@ export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promi
     const user = userFromPath(req, '/api/logs/')
     if (user === null) { reply.callNotFound(); return reply }
     const limit = boundedCount(req.query.limit, settings.maxEntries, 1, settings.maxEntries, 'limit')
+    const filter = filterOf(req.query)
     const raw = await store.rawLog(user, limit)
     await audit.record(req, 'view', user)
     if (raw.length === 0) {
       return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${user}` })
     }
-    // The entries are stored as JSON: splice them in rather than parse and re-serialise.
+    // A filter looks into each entry; the entries are sent as stored either way (JSON spliced in,
+    // not re-serialised). `limit` counts the stored entries read, before the filter.
+    const shown = filters.isEmpty(filter)
+      ? raw
+      : raw.filter((json) => filters.matches(filter, JSON.parse(json) as Record<string, unknown>))
     return await reply.type('application/json; charset=utf-8')
-      .send(`{"user":${JSON.stringify(user)},"entries":[${raw.join(',')}]}`)
+      .send(`{"user":${JSON.stringify(user)},"entries":[${shown.join(',')}]}`)
   })
 
   app.delete('/api/users/*', async (req, reply) => {

@@ -2,9 +2,18 @@
 import { Buffer } from 'node:buffer'
 import { asciiLower, namesMember, type Keys } from '../shared/keys.js'
 import { isCluster, mastersFor, type RedisLike } from '../shared/redis.js'
+import { presence, type PresenceState } from '../shared/view-rules.js'
 
 export interface UserSeen { user: string, lastSeen: number }
-export interface ActiveUser extends UserSeen { path: string | null }
+export interface ActiveUser extends UserSeen {
+  path: string | null
+  /** From the user's latest client events (null when the newest entries hold none). */
+  state: PresenceState | null
+  since: number | null
+}
+
+/** Newest entries read per user to find their presence: enough to reach a heartbeat past a burst of requests. */
+export const PRESENCE_SCAN = 50
 
 export class Store {
   constructor (readonly client: RedisLike, readonly keys: Keys) {}
@@ -46,8 +55,15 @@ export class Store {
     const users: UserSeen[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ user: flat[i] as string, lastSeen: Number(flat[i + 1]) })
     if (users.length === 0) return []
-    const paths = await this.client.hmget(this.keys.lastPath, ...users.map((u) => u.user))
-    return users.map((u, i) => ({ ...u, path: paths[i] ?? null }))
+    const [paths, logs] = await Promise.all([
+      this.client.hmget(this.keys.lastPath, ...users.map((u) => u.user)),
+      Promise.all(users.map(async (u) => await this.rawLog(u.user, PRESENCE_SCAN)))
+    ])
+    const now = Date.now()
+    return users.map((u, i) => {
+      const p = presence.presenceOfLog((logs[i] ?? []).map((json) => JSON.parse(json) as Record<string, unknown>), now)
+      return { ...u, path: paths[i] ?? null, state: p?.state ?? null, since: p?.since ?? null }
+    })
   }
 
   /** The user's newest `limit` entries as stored (JSON strings), newest first. */
