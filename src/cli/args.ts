@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { PREFIX, PREFIX_EXPECTED, ROUTE_PATH } from '../shared/checks.js'
 import { normalizeOrigin } from '../shared/origin.js'
 import { redisUrlProblem } from '../shared/redis.js'
+import { filters, type Filter } from '../shared/view-rules.js'
 
 export type Command =
   | { command: 'help', topic: 'main' | 'realtime' | 'tail' }
@@ -33,6 +34,8 @@ export interface TailCommand {
   prefix: string
   json: boolean
   tlsCa: string | null
+  /** Which entries are printed (`--kind`, `--status`, `--method`, `--path`); presence lines always are. */
+  filter: Filter
 }
 
 /** A mistake on the command line: the message says what is wrong; the exit code is 2. */
@@ -84,6 +87,8 @@ Logs are JSON lines (pino) on stdout. SIGTERM or SIGINT closes viewers with 1001
 
 Prints the user's recent log (oldest first), then each new entry as it is written, one line
 per entry: time, user, kind, method, status, path, ms. --all follows every user (new entries only).
+Whenever a user's presence changes (active, away, gone: from their browser's events) a line
+says so: time, user, "presence", the state, the page.
 A user name starting with "-" goes after "--": userlog tail -- -bob
 
 Options:
@@ -92,7 +97,13 @@ Options:
                      Cluster, comma-separated seed URLs: redis://h1:7000,redis://h2:7000
   --prefix <p>       Redis key prefix, the same as the plugin's (default userlog)
   --tls-ca <file>    PEM file of the CA that signed Redis's certificate (rediss:// URLs)
-  --json             print each entry as one JSON line instead
+  --kind <list>      only these kinds, comma-separated: request, pageview, interaction,
+                     error (errors and failed requests in the browser), heartbeat,
+                     session_end (page leaves), other
+  --status <list>    only these status classes: 2xx, 3xx, 4xx, 5xx
+  --method <list>    only these HTTP methods: GET,POST
+  --path <text>      only entries whose path (or route, or failed URL) contains this text
+  --json             print each entry as one JSON line instead (presence: {"type":"presence",…})
   -h, --help         show this help
 `
 } as const
@@ -119,7 +130,11 @@ const SPECS = {
     redis: { type: 'string' },
     prefix: { type: 'string' },
     'tls-ca': { type: 'string' },
-    json: { type: 'boolean' }
+    json: { type: 'boolean' },
+    kind: { type: 'string' },
+    status: { type: 'string' },
+    method: { type: 'string' },
+    path: { type: 'string' }
   }
 } satisfies Record<string, Spec>
 
@@ -261,13 +276,21 @@ function tail (args: string[], env: Record<string, string | undefined>): Command
   if (!all && user === undefined) throw new UsageError('userlog tail: which user? (or --all for everyone)', 'tail')
   if (user === '') throw new UsageError('userlog tail: the user name is empty', 'tail')
   if (user === '*') throw new UsageError('userlog tail: "*" is not a user here; use --all to follow everyone', 'tail')
+  const parsed = filters.parseFilter({
+    kind: one(p, 'kind'), status: one(p, 'status'), method: one(p, 'method'), q: one(p, 'path')
+  })
+  if (parsed.error !== null) {
+    // The rule names the field as the log API does (`q` is `--path` here).
+    throw new UsageError(`userlog tail: --${parsed.error.replace(/^q:/, 'path:')}`, 'tail')
+  }
   return {
     command: 'tail',
     user: all ? null : user as string,
     redis: redisUrl(p, env, 'tail'),
     prefix: prefixOf(p, 'tail'),
     json: p.values.has('json'),
-    tlsCa: one(p, 'tls-ca') ?? null
+    tlsCa: one(p, 'tls-ca') ?? null,
+    filter: parsed.filter
   }
 }
 

@@ -7,6 +7,8 @@ import type { TailCommand } from './args.js'
 import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
 import { redactRedis } from '../shared/redis.js'
+import { filters } from '../shared/view-rules.js'
+import { PresenceTracker, type PresenceChange } from '../realtime/presence-tracker.js'
 
 /** The TLS settings of `--tls-ca FILE`: the CA it holds, or undefined without the flag. */
 export function tlsOf (file: string | null, command: 'realtime' | 'tail'): ConnectionOptions | undefined {
@@ -54,11 +56,17 @@ export function formatEntry (e: LiveEntry): string {
   ].join('  ')
 }
 
+/** One line per presence change: the time it changed, user, "presence", state, page. */
+export function formatPresence (p: PresenceChange, json: boolean): string {
+  if (json) return formatJson({ type: 'presence', user: p.user, state: p.state, since: p.since, page: p.page })
+  return [time(p.since), safeText(p.user, 200), 'presence', p.state, safeText(p.page)].join('  ')
+}
+
 /**
  * The same entry as one JSON line; JSON escapes C0 controls, the rest of UNSAFE is escaped here
  * (only strings can hold them).
  */
-export function formatJson (e: LiveEntry): string {
+export function formatJson (e: Record<string, unknown>): string {
   return JSON.stringify(e).replace(UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
 }
 
@@ -76,8 +84,11 @@ export async function startTail (cmd: TailCommand, io: Output): Promise<Tail> {
     error: (obj, msg) => io.err(`userlog tail: ${msg ?? 'error'}${obj instanceof Error ? `: ${obj.message}` : ''}`)
   }
   const hub = new Hub({ redis: cmd.redis, prefix: cmd.prefix, log: quiet, tls: tlsOf(cmd.tlsCa, 'tail') })
+  const presence = new PresenceTracker((p) => io.out(formatPresence(p, cmd.json)))
+  const shown = filters.isEmpty(cmd.filter) ? () => true : (e: LiveEntry) => filters.matches(cmd.filter, e)
   const print = (entries: LiveEntry[]): void => {
-    for (const e of entries) io.out(cmd.json ? formatJson(e) : formatEntry(e))
+    for (const e of entries) if (shown(e)) io.out(cmd.json ? formatJson(e) : formatEntry(e))
+    presence.observe(entries)
   }
   if (!await hub.ready(2000)) {
     const reason = hub.lastErrorMessage
@@ -94,6 +105,7 @@ export async function startTail (cmd: TailCommand, io: Output): Promise<Tail> {
   return {
     hub,
     close: async () => {
+      presence.close()
       watcher.close()
       await hub.close()
     }

@@ -3,10 +3,11 @@
 // backlog line and a live line, and `userlog realtime` serving and shutting down cleanly.
 import t from 'tap'
 import { RedisServer } from '../helpers/redis.js'
-import { Client, entry, eventually, mint, write } from '../helpers/realtime.js'
+import { Client, entry, eventually, keys, mint, write } from '../helpers/realtime.js'
 import { parseCli, UsageError, HELP } from '../../src/cli/args.js'
 import { runCli, version, type Running } from '../../src/cli/run.js'
 import { formatEntry, formatJson, safeText, redactUrl } from '../../src/cli/tail.js'
+import { filters, presence } from '../../src/shared/view-rules.js'
 
 const redis = await RedisServer.start()
 const db = redis.client()
@@ -40,11 +41,16 @@ t.test('parseCli: commands, defaults and environment', async (t) => {
   t.match(parseCli(['realtime'], env), { redis: 'redis://env.test:1', origins: ['http://a.test:3000', 'https://b.test'], logLevel: 'debug' })
   t.match(parseCli(['realtime', '--origin', 'https://c.test'], env), { origins: ['https://c.test'] }, '--origin replaces USERLOG_ORIGINS')
   t.same(parseCli(['tail', 'alice']), {
-    command: 'tail', user: 'alice', redis: 'redis://127.0.0.1:6379', prefix: 'userlog', json: false, tlsCa: null
+    command: 'tail', user: 'alice', redis: 'redis://127.0.0.1:6379', prefix: 'userlog', json: false, tlsCa: null,
+    filter: filters.NO_FILTER
   })
   t.same(parseCli(['tail', '--all', '--json', '--redis', 'redis://x.test']), {
-    command: 'tail', user: null, redis: 'redis://x.test', prefix: 'userlog', json: true, tlsCa: null
+    command: 'tail', user: null, redis: 'redis://x.test', prefix: 'userlog', json: true, tlsCa: null,
+    filter: filters.NO_FILTER
   })
+  t.same(parseCli(['tail', 'a', '--kind', 'request,error', '--status', '5xx', '--method', 'post', '--path', '/Cart'])
+    .filter, { kinds: new Set(['request', 'error']), statuses: new Set(['5xx']), methods: new Set(['POST']), q: '/Cart',
+    needle: '/cart' })
   t.match(parseCli(['tail', '--', '-bob']), { user: '-bob' })
   t.match(parseCli(['tail', 'a:b*c{d} é']), { user: 'a:b*c{d} é' })
 })
@@ -78,6 +84,11 @@ t.test('parseCli: mistakes are UsageErrors that say what is wrong', async (t) =>
     [['tail', '*'], /--all/],
     [['tail', ''], /empty/],
     [['tail', '--origin', 'x', 'a'], /unknown option --origin/],
+    [['tail', 'a', '--kind', 'requests'], /--kind: unknown kind "requests"/],
+    [['tail', 'a', '--status', '404'], /--status: unknown class "404"/],
+    [['tail', 'a', '--method', 'GET!'], /--method: "GET!"/],
+    [['tail', 'a', '--path', 'x'.repeat(201)], /--path: at most 200 characters/],
+    [['tail', 'a', '--path'], /--path needs a value/],
     [['help', 'me'], /no help on me/]
   ]
   for (const [argv, re] of cases) {
@@ -158,6 +169,38 @@ t.test('userlog tail prints the backlog, then live entries, once each', async (t
   t.same(c.err, [])
   await running.close()
   await eventually(async () => !/name=userlog-realtime/.test(await db.client('LIST') as string), 5000, 'its Redis connections closed')
+})
+
+t.test('userlog tail --kind --status --method --path prints only matching entries, and presence lines', async (t) => {
+  await db.flushall()
+  const c = capture()
+  const running = await runCli(['tail', 'cara', '--redis', redis.url, '--kind', 'request,error', '--status', '5xx',
+    '--path', '/cart'], {}, c.io) as Running
+  t.teardown(() => running.close())
+  await eventually(async () =>
+    Number((await db.pubsub('NUMSUB', keys.userChannel('cara')) as [string, number])[1]) === 1, 10_000, 'subscribed')
+  const failed = entry('cara', { path: '/cart/pay', status: 502 })
+  const browserFailed = entry('cara', { kind: 'request_failed', src: 'client', path: '/checkout', url: '/cart/api',
+    method: 'POST', status: 500 })
+  await write(db, [
+    entry('cara', { path: '/cart/pay', status: 200 }), failed, entry('cara', { path: '/home', status: 500 }),
+    entry('cara', { kind: 'pageview', src: 'client', path: '/cart' }), browserFailed
+  ])
+  await eventually(() => c.out.length >= 3, 10_000, 'the matching lines and the presence line')
+  t.same(c.out.slice(0, 2), [formatEntry(failed), formatEntry(browserFailed)], 'exactly the matching entries')
+  t.match(c.out[2], /^\S+Z {2}cara {2}presence {2}active {2}\/checkout$/, 'the page view made her active')
+  t.equal(c.out.length, 3, 'nothing else (the message is printed at once)')
+
+  const hiddenAt = Date.now()
+  const hidden = { kind: 'visibility', src: 'client', path: '/checkout', state: 'hidden', t: hiddenAt }
+  await write(db, [entry('cara', hidden)])
+  await eventually(() => c.out.length === 4, 10_000, 'the away line')
+  t.equal(c.out[3], `${new Date(hiddenAt).toISOString()}  cara  presence  away  /checkout`)
+  await write(db, [entry('cara', { kind: 'session_end', src: 'client', path: '/checkout' })])
+  // Nothing follows the leave: the clock alone makes her gone, LEAVE_GRACE_MS later.
+  await eventually(() => c.out.length === 5, presence.LEAVE_GRACE_MS + 10_000, 'the gone line')
+  t.match(c.out[4], /cara {2}presence {2}gone {2}\/checkout$/)
+  t.same(c.err, [])
 })
 
 t.test('userlog tail --all --json follows every user', async (t) => {
