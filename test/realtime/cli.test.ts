@@ -4,7 +4,7 @@
 import t from 'tap'
 import { RedisServer } from '../helpers/redis.js'
 import { Client, entry, eventually, keys, mint, write } from '../helpers/realtime.js'
-import { parseCli, UsageError, HELP } from '../../src/cli/args.js'
+import { parseCli, UsageError, HELP, type TailCommand } from '../../src/cli/args.js'
 import { runCli, version, type Running } from '../../src/cli/run.js'
 import { formatEntry, formatJson, safeText, redactUrl } from '../../src/cli/tail.js'
 import { filters, presence } from '../../src/shared/view-rules.js'
@@ -48,9 +48,12 @@ t.test('parseCli: commands, defaults and environment', async (t) => {
     command: 'tail', user: null, redis: 'redis://x.test', prefix: 'userlog', json: true, tlsCa: null,
     filter: filters.NO_FILTER
   })
-  t.same(parseCli(['tail', 'a', '--kind', 'request,error', '--status', '5xx', '--method', 'post', '--path', '/Cart'])
-    .filter, { kinds: new Set(['request', 'error']), statuses: new Set(['5xx']), methods: new Set(['POST']), q: '/Cart',
-    needle: '/cart' })
+  const tail = parseCli(['tail', 'a', '--kind', 'request,error', '--status', '5xx', '--method', 'post',
+    '--path', '/Cart']) as TailCommand
+  t.same(tail.filter, {
+    kinds: new Set(['request', 'error']), statuses: new Set(['5xx']), methods: new Set(['POST']),
+    q: '/Cart', needle: '/cart'
+  })
   t.match(parseCli(['tail', '--', '-bob']), { user: '-bob' })
   t.match(parseCli(['tail', 'a:b*c{d} é']), { user: 'a:b*c{d} é' })
 })
