@@ -3,17 +3,15 @@ import { Buffer } from 'node:buffer'
 import { asciiLower, namesMember, type Keys } from '../shared/keys.js'
 import { isCluster, mastersFor, type RedisLike } from '../shared/redis.js'
 import { presence, type PresenceState } from '../shared/view-rules.js'
+import { newestEntries, usersSeenSince, type UserSeen } from '../shared/recent-users.js'
 
-export interface UserSeen { user: string, lastSeen: number }
+export type { UserSeen }
 export interface ActiveUser extends UserSeen {
   path: string | null
   /** From the user's latest client events (null when the newest entries hold none). */
   state: PresenceState | null
   since: number | null
 }
-
-/** Newest entries read per user to find their presence: enough to reach a heartbeat past a burst of requests. */
-export const PRESENCE_SCAN = 50
 
 export class Store {
   constructor (readonly client: RedisLike, readonly keys: Keys) {}
@@ -48,20 +46,16 @@ export class Store {
 
   /** Users seen in the last `minutes`, with the last path each visited. */
   async activeUsers (minutes: number, limit: number): Promise<ActiveUser[]> {
-    const since = Date.now() - minutes * 60_000
-    const flat = await this.client.zrevrangebyscore(
-      this.keys.usersIndex, '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit
-    )
-    const users: UserSeen[] = []
-    for (let i = 0; i + 1 < flat.length; i += 2) users.push({ user: flat[i] as string, lastSeen: Number(flat[i + 1]) })
+    const users = await usersSeenSince(this.client, this.keys, Date.now() - minutes * 60_000, limit)
     if (users.length === 0) return []
+    const names = users.map((u) => u.user)
     const [paths, logs] = await Promise.all([
-      this.client.hmget(this.keys.lastPath, ...users.map((u) => u.user)),
-      Promise.all(users.map(async (u) => await this.rawLog(u.user, PRESENCE_SCAN)))
+      this.client.hmget(this.keys.lastPath, ...names),
+      newestEntries(this.client, this.keys, names)
     ])
     const now = Date.now()
     return users.map((u, i) => {
-      const p = presence.presenceOfLog((logs[i] ?? []).map((json) => JSON.parse(json) as Record<string, unknown>), now)
+      const p = presence.presenceOfLog(logs[i] ?? [], now)
       return { ...u, path: paths[i] ?? null, state: p?.state ?? null, since: p?.since ?? null }
     })
   }

@@ -112,7 +112,7 @@ export class Hub {
   readonly cluster: boolean
   readonly counters: HubCounters = { delivered: 0, dropped: 0 }
   private readonly ownsCmd: boolean
-  private readonly log: HubLogger
+  readonly log: HubLogger
   private readonly pingMs: number
   private readonly commandTimeoutMs: number
   private readonly channels = new Map<string, Channel>()

@@ -1,7 +1,7 @@
 // `fastify-userlog/realtime`: the realtime server as a Fastify plugin, its public types, and the
 // hub behind it (for an app that watches logs in process). A host that only logs requests imports
 // `fastify-userlog` and never loads this, nor `ws` or `@fastify/websocket`.
-export { userlogRealtime, readToken } from './plugin.js'
+export { userlogRealtime, readToken, readFirstMessage, type FirstMessage } from './plugin.js'
 /** Whether a browser page at an origin may connect: null if it may, else the reason (listed, or same host). */
 export { originRefusal as checkOrigin } from '../shared/origin.js'
 export type { RealtimeOptions, RealtimeDecorator, RealtimeStats, ViewerInfo } from './types.js'

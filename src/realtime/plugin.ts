@@ -5,7 +5,9 @@
 // 1. Origin, in an onRequest hook, so a refused browser page gets HTTP 403 before any upgrade;
 // 2. its first message, `{"token":"…"}`, within `authTimeoutMs` (else 4408); anything else → 4401;
 // 3. the token, taken from Redis with GETDEL (single use): unknown, expired or reused → 4401.
-// Then it is a viewer of the hub: hello, backlog, entries.
+// Then it is a viewer of the hub: hello, backlog, entries. A first message
+// `{"token":"…","stream":"presence"}` with an all-users grant asks for the presence stream instead
+// (presence-stream.ts): hello, then presence messages only; with a one-user grant it is refused (4401).
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { WebSocket, type RawData } from 'ws'
@@ -16,6 +18,7 @@ import { Hub } from './hub.js'
 import { CLOSE, WsViewer, closeSocket } from './ws-viewer.js'
 import { RealtimeMetrics, type RefusedReason } from './metrics.js'
 import { originRefusal } from '../shared/origin.js'
+import { PresenceStream } from './presence-stream.js'
 import { AlreadyRegisteredError } from '../shared/errors.js'
 
 /** The first message may not be larger than this (it only carries a token). */
@@ -29,14 +32,22 @@ const STARTUP_WAIT_MS = 2000
 
 /** The token of a first message `{"token":"…"}`, or null for anything else. Never throws. */
 export function readToken (data: RawData, isBinary: boolean): string | null {
+  return readFirstMessage(data, isBinary)?.token ?? null
+}
+
+export interface FirstMessage { token: string, stream: 'entries' | 'presence' }
+
+/** A first message's token and stream (entries unless `"stream":"presence"`), or null. Never throws. */
+export function readFirstMessage (data: RawData, isBinary: boolean): FirstMessage | null {
   if (isBinary) return null
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
   if (buf.length > MAX_FIRST_MESSAGE) return null
   let msg: unknown
   try { msg = JSON.parse(buf.toString('utf8')) } catch { return null }
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return null
-  const token = (msg as { token?: unknown }).token
-  return typeof token === 'string' && TOKEN.test(token) ? token : null
+  const { token, stream } = msg as { token?: unknown, stream?: unknown }
+  if (typeof token !== 'string' || !TOKEN.test(token)) return null
+  return { token, stream: stream === 'presence' ? 'presence' : 'entries' }
 }
 
 const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts) => {
@@ -52,6 +63,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
     commandTimeoutMs: settings.commandTimeoutMs
   })
   const metrics = new RealtimeMetrics()
+  const presenceStream = new PresenceStream(hub)
   const viewers = new Set<WsViewer>()
   const sockets = new Set<WebSocket>()
 
@@ -118,23 +130,30 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
       if (state !== 'waiting') return // only the first message means something
       state = 'checking'
       clearTimeout(timer)
-      const token = readToken(data, isBinary)
-      if (token === null) {
+      const first = readFirstMessage(data, isBinary)
+      if (first === null) {
         refuse('invalid', CLOSE.unauthorized, 'invalid first message')
         return
       }
-      hub.takeGrant(token).then((grant) => {
+      hub.takeGrant(first.token).then((grant) => {
         if (socket.readyState !== WebSocket.OPEN) return
         if (grant === null) {
           refuse('token', CLOSE.unauthorized, 'invalid, expired or used token')
           return
         }
+        // Presence tells who is on which page: the same as the all-users stream, so the same grant.
+        if (first.stream === 'presence' && grant.user !== '*') {
+          refuse('token', CLOSE.unauthorized, 'the presence stream needs an all-users grant')
+          return
+        }
         state = 'streaming'
         viewer = new WsViewer(socket, grant.user === '*' ? null : grant.user, settings, hub.counters)
         viewers.add(viewer)
-        req.log.info({ userlog: { user: grant.user, admin: grant.admin } }, 'userlog realtime: viewer joined')
+        req.log.info({ userlog: { user: grant.user, admin: grant.admin, stream: first.stream } },
+          'userlog realtime: viewer joined')
         viewer.hello(grant.user)
-        hub.join(viewer)
+        if (first.stream === 'presence') presenceStream.add(viewer)
+        else hub.join(viewer)
       }, (err: unknown) => {
         if (socket.readyState !== WebSocket.OPEN) return
         req.log.warn({ err }, 'userlog realtime: could not check a token (Redis unavailable)')
@@ -147,6 +166,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimeOptions> = async (fastify, opts
       sockets.delete(socket)
       if (viewer !== null) {
         viewers.delete(viewer)
+        presenceStream.remove(viewer)
         hub.leave(viewer)
       }
     })

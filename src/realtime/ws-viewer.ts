@@ -68,6 +68,11 @@ export class WsViewer extends Viewer {
 
   status (up: boolean): void { this.control({ type: 'status', redis: up ? 'up' : 'down' }) }
 
+  /** Presence of users (the presence stream): small, and each one replaces the last, so sent as control messages. */
+  presence (users: object[], snapshot: boolean): void {
+    this.control(snapshot ? { type: 'presence', snapshot: true, users } : { type: 'presence', users })
+  }
+
   dropped (count: number): void {
     this.skipped += count
     if (this.ws.bufferedAmount < this.limits.maxBufferedBytes) this.flushSkipped()
