@@ -10,6 +10,9 @@ import { GRANT_TTL_S, newToken, serializeGrant } from '../shared/grants.js'
 import { makeExports } from '../report/export.js'
 import { filterOf, filterQuerySchema, filters, type FilterQuery } from '../shared/view-rules.js'
 
+/** Characters of a watch's reason kept in the audit trail. */
+export const MAX_REASON = 200
+
 export function realtimeUrlFor (settings: Settings, req: FastifyRequest): string {
   if (settings.realtimeUrl !== null) return settings.realtimeUrl
   const scheme = req.protocol === 'https' ? 'wss' : 'ws'
@@ -103,21 +106,31 @@ export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promi
     return await reply.type('application/json; charset=utf-8').send(`{"entries":[${raw.join(',')}]}`)
   })
 
-  app.post<{ Body: { user: string } }>('/api/token', {
+  app.post<{ Body: { user: string, reason?: string, stream?: 'entries' | 'presence' } }>('/api/token', {
     schema: {
       body: {
         type: 'object',
         required: ['user'],
         additionalProperties: false,
-        properties: { user: { type: 'string', minLength: 1, maxLength: MAX_USER } }
+        properties: {
+          user: { type: 'string', minLength: 1, maxLength: MAX_USER },
+          // Free text for the audit trail (a ticket id, "customer on the phone").
+          reason: { type: 'string', maxLength: MAX_REASON },
+          // Only recorded: the realtime server decides what a grant may stream.
+          stream: { type: 'string', enum: ['entries', 'presence'] }
+        }
       }
     }
   }, async (req) => {
+    const { reason, stream } = req.body
     // Stored with a TTL and taken once by the realtime server (GETDEL).
     const token = newToken()
     const grant = serializeGrant({ user: req.body.user, admin: audit.adminName(req) })
     await store.client.set(store.keys.token(token), grant, 'EX', GRANT_TTL_S)
-    await audit.record(req, 'watch', req.body.user)
+    await audit.record(req, 'watch', req.body.user, {
+      ...(reason !== undefined && reason.trim() !== '' ? { reason: reason.trim() } : {}),
+      ...(stream === 'presence' ? { stream } : {})
+    })
     return { token, url: realtimeUrlFor(settings, req), expiresIn: GRANT_TTL_S }
   })
 }

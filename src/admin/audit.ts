@@ -7,7 +7,19 @@ import type { Settings } from '../options.js'
 
 export type AuditAction = 'view' | 'watch' | 'export' | 'erase'
 
-export interface AuditEntry { t: number, admin: string | null, action: AuditAction, target: string }
+export interface AuditEntry {
+  t: number
+  admin: string | null
+  action: AuditAction
+  target: string
+  /** Why the admin watched: the page asks for it when its setting says so. */
+  reason?: string
+  /** A watch of the presence stream rather than the entries. */
+  stream?: 'presence'
+}
+
+/** What a record may add to who, what and whom. */
+export type AuditDetail = Pick<AuditEntry, 'reason' | 'stream'>
 
 /** Audit entries kept (the oldest are trimmed). */
 export const AUDIT_CAP = 1000
@@ -32,8 +44,8 @@ export class AuditLog {
     }
   }
 
-  async record (req: FastifyRequest, action: AuditAction, target: string): Promise<void> {
-    const entry: AuditEntry = { t: Date.now(), admin: this.adminName(req), action, target }
+  async record (req: FastifyRequest, action: AuditAction, target: string, detail: AuditDetail = {}): Promise<void> {
+    const entry: AuditEntry = { t: Date.now(), admin: this.adminName(req), action, target, ...detail }
     if (action === 'view' && this.seenRecently(entry)) return
     // User-controlled names go under our own key, never spread into the log bindings.
     req.log.info({ userlog: { audit: entry } }, `fastify-userlog: audit ${action}`)

@@ -57,7 +57,7 @@ t.test('an admin searches a user and sees the rows; hostile text stays text', as
     (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
   t.equal(rows.length, 5)
   t.same(await page.$$eval('#log thead th', (ths) => ths.map((th) => th.textContent)),
-    ['Time', 'Kind', 'Method', 'URL', 'Status', 'ms'])
+    ['Time', 'Kind', 'Method', 'URL', 'Status', 'ms', 'Link'])
   t.same(rows[0]?.slice(1, 5), ['Request', 'GET', '/missing', 'Client error (404)'], 'newest first')
   t.same(rows[1]?.slice(1, 5), ['Request', 'POST', '/items', 'Success (200)'])
   t.equal(await page.$$eval('#log tbody tr.entry td.url a', (as) => as.length), 4,

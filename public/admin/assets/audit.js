@@ -2,14 +2,21 @@
 // first. Every value is set as text.
 import { api } from './api.js'
 import { el, clear, setText } from './dom.js'
+import { timeElement } from './time.js'
 
-const ACTIONS = { view: 'Viewed the log of', watch: 'Watched live', export: 'Exported', erase: 'Erased the data of' }
+const ACTIONS = {
+  view: 'Viewed the log of',
+  watch: 'Watched live',
+  presence: 'Watched the presence of',
+  export: 'Exported',
+  erase: 'Erased the data of'
+}
 
 const view = /** @type {HTMLElement} */ (document.getElementById('view-audit'))
 const reload = el('button', { type: 'button' }, ['Reload'])
 const message = el('p', { class: 'message', role: 'status' })
 const table = el('table', { id: 'audit', class: 'log' }, [
-  el('thead', {}, [el('tr', {}, ['Time', 'Admin', 'Action', 'Target'].map((h) => el('th', {}, [h])))]),
+  el('thead', {}, [el('tr', {}, ['Time', 'Admin', 'Action', 'Target', 'Reason'].map((h) => el('th', {}, [h])))]),
   el('tbody')
 ])
 view.append(
@@ -29,13 +36,15 @@ async function load () {
     if (mine !== seq) return
     clear(body)
     for (const e of res.entries) {
-      const action = /** @type {Record<string, string>} */ (ACTIONS)[e.action] ?? String(e.action)
+      const what = e.action === 'watch' && e.stream === 'presence' ? 'presence' : e.action
+      const action = /** @type {Record<string, string>} */ (ACTIONS)[what] ?? String(e.action)
       const target = e.target === '*' ? 'all users' : e.target
       body.append(el('tr', { 'data-action': String(e.action) }, [
-        el('td', { class: 'time' }, [new Date(e.t).toLocaleString()]),
+        el('td', { class: 'time' }, [timeElement(e.t)]),
         el('td', {}, [e.admin ?? '(unknown)']),
         el('td', {}, [action]),
-        el('td', { class: 'url' }, [String(target)])
+        el('td', { class: 'url' }, [String(target)]),
+        el('td', { class: 'reason' }, [typeof e.reason === 'string' ? e.reason : ''])
       ]))
     }
     setText(message, res.entries.length === 0 ? 'Nothing yet.' : '')

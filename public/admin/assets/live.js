@@ -1,95 +1,34 @@
-// The live view: a token from the admin API, a WebSocket to the realtime server, rows on top as
-// entries arrive. Pause keeps what arrives and shows it on resume; a dropped connection is retried
-// with backoff and a fresh token, under a visible banner.
-import { api } from './api.js'
+// The live view: entries from the realtime server, added on top of a log as they arrive. Pause
+// keeps what arrives and shows it on Resume; filters only hide rows, so nothing is lost to them.
+// Every live batch is also announced (`userlog:live`), paused or not, so that presence stays current.
 import { el, setText } from './dom.js'
-import { LogTable } from './logtable.js'
-
-const banner = /** @type {HTMLElement} */ (document.getElementById('banner'))
-const RECONNECT_MIN_MS = 500
-const RECONNECT_MAX_MS = 15_000
-
-/** @param {string} text */
-function showBanner (text) {
-  setText(banner, text)
-  banner.hidden = false
-}
-function hideBanner () { banner.hidden = true }
+import { RealtimeConnection } from './connection.js'
+import { askReason } from './reason.js'
 
 export class LiveStream {
   /**
    * @param {string} user a user name, or '*' for everyone
-   * @param {LogTable} table
+   * @param {import('./logtable.js').LogTable} table
    * @param {(text: string) => void} status a place to say what the stream is doing
+   * @param {string} [reason] why the admin watches, for the audit trail
    */
-  constructor (user, table, status) {
+  constructor (user, table, status, reason = '') {
     this.user = user
     this.table = table
     this.status = status
-    /** @type {WebSocket | null} */ this.ws = null
-    this.stopped = false
     this.paused = false
     /** @type {any[]} */ this.held = []
-    this.attempt = 0
-    /** @type {ReturnType<typeof setTimeout> | null} */ this.timer = null
     this.skipped = 0
-  }
-
-  async start () {
-    this.stopped = false
-    let grant
-    try {
-      grant = await api('token', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user: this.user })
-      })
-    } catch (err) {
-      this.retry(`Reconnecting: could not get a live token (${err instanceof Error ? err.message : String(err)})`)
-      return
-    }
-    if (this.stopped) return
-    let ws
-    try {
-      ws = new WebSocket(grant.url)
-    } catch {
-      this.retry(`Reconnecting: could not connect to ${grant.url}`)
-      return
-    }
-    this.ws = ws
-    ws.addEventListener('open', () => ws.send(JSON.stringify({ token: grant.token })))
-    ws.addEventListener('message', (ev) => this.onMessage(ev.data))
-    ws.addEventListener('close', (ev) => {
-      if (this.ws !== ws) return
-      this.ws = null
-      if (this.stopped) return
-      const why = ev.code === 4401
-        ? 'the live token was refused'
-        : ev.code === 1013 ? 'this page fell too far behind' : 'the realtime server went away'
-      this.retry(`Reconnecting: ${why}`)
+    this.connection = new RealtimeConnection({
+      user, reason, onStatus: status, onMessage: (msg) => this.onMessage(msg)
     })
   }
 
-  /** @param {string} reason why the stream stopped, shown beside the table */
-  retry (reason) {
-    if (this.stopped) return
-    showBanner('Connection lost — reconnecting…')
-    this.status(reason)
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2)
-    this.attempt++
-    this.timer = setTimeout(() => { void this.start() }, delay)
-  }
+  async start () { await this.connection.start() }
 
-  /** @param {unknown} data */
-  onMessage (data) {
-    let msg
-    try { msg = JSON.parse(String(data)) } catch { return }
-    if (!msg || typeof msg !== 'object') return
+  /** @param {any} msg */
+  onMessage (msg) {
     switch (msg.type) {
-      case 'hello':
-        this.attempt = 0
-        hideBanner()
-        break
       case 'backlog':
         // The backlog comes once the server listens and the writers publish for this view: from
         // now on nothing is missed, so this is when the page says it is live.
@@ -103,15 +42,12 @@ export class LiveStream {
         this.skipped += Number(msg.count) || 0
         this.status(`Live — ${this.skipped} entries skipped because this page could not keep up`)
         break
-      case 'status':
-        if (msg.redis === 'down') showBanner('The realtime server lost Redis — waiting for it to come back…')
-        else hideBanner()
-        break
     }
   }
 
   /** @param {any[]} entries oldest first */
   deliver (entries) {
+    document.dispatchEvent(new CustomEvent('userlog:live', { detail: { user: this.user, entries } }))
     if (this.paused) {
       this.held.push(...entries)
       this.status(`Paused — ${this.held.length} new ${this.held.length === 1 ? 'entry' : 'entries'} waiting`)
@@ -119,6 +55,7 @@ export class LiveStream {
     }
     this.table.prepend(entries)
     this.table.table.hidden = false
+    document.dispatchEvent(new CustomEvent('userlog:rows', { detail: { table: this.table } }))
   }
 
   /** @param {boolean} paused */
@@ -131,22 +68,17 @@ export class LiveStream {
     const held = this.held
     this.held = []
     const added = this.table.prepend(held)
+    document.dispatchEvent(new CustomEvent('userlog:rows', { detail: { table: this.table } }))
     this.status(`Live — ${added} ${added === 1 ? 'entry' : 'entries'} added on resume`)
   }
 
-  stop () {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    if (this.ws) this.ws.close(1000)
-    this.ws = null
-    hideBanner()
-  }
+  stop () { this.connection.stop() }
 }
 
 /**
  * A Live switch and a Pause button for a stream into `table`.
- * @param {HTMLElement} toolbar @param {string} user @param {LogTable} table @param {(t: string) => void} status
+ * @param {HTMLElement} toolbar @param {string} user @param {import('./logtable.js').LogTable} table
+ * @param {(t: string) => void} status
  */
 function addControls (toolbar, user, table, status, startOn = false) {
   /** @type {LiveStream | null} */
@@ -154,18 +86,26 @@ function addControls (toolbar, user, table, status, startOn = false) {
   const liveBox = /** @type {HTMLInputElement} */ (el('input', { type: 'checkbox', class: 'live-switch' }))
   const pause = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'pause' }, ['Pause']))
   pause.disabled = true
-  liveBox.addEventListener('change', () => {
-    if (liveBox.checked) {
-      stream = new LiveStream(user, table, status)
-      void stream.start()
-      pause.disabled = false
-    } else {
-      stream?.stop()
-      stream = null
-      pause.disabled = true
-      setText(pause, 'Pause')
+  const stop = () => {
+    stream?.stop()
+    stream = null
+    pause.disabled = true
+    setText(pause, 'Pause')
+  }
+  liveBox.addEventListener('change', async () => {
+    if (!liveBox.checked) {
+      stop()
       status('')
+      return
     }
+    const reason = await askReason(user === '*' ? 'all users' : `${user} live`)
+    if (reason === null || !liveBox.checked) {
+      liveBox.checked = false
+      return
+    }
+    stream = new LiveStream(user, table, status, reason)
+    void stream.start()
+    pause.disabled = false
   })
   pause.addEventListener('click', () => {
     if (!stream) return
@@ -177,7 +117,7 @@ function addControls (toolbar, user, table, status, startOn = false) {
     liveBox.checked = true
     liveBox.dispatchEvent(new Event('change'))
   }
-  return () => { stream?.stop(); stream = null }
+  return stop
 }
 
 // A user's log: the switch in its toolbar. The toolbar is rebuilt for each user shown.
@@ -190,18 +130,15 @@ document.addEventListener('userlog:toolbar', (ev) => {
   stopUser = addControls(toolbar, user, table, (text) => { if (text) setText(message, text) })
 })
 
-// All users: live while the tab is open.
-const allTable = new LogTable(/** @type {HTMLTableElement} */ (document.getElementById('all-log')), { showUser: true })
-const allMessage = /** @type {HTMLElement} */ (document.getElementById('all-message'))
-const allToolbar = /** @type {HTMLElement} */ (document.getElementById('all-toolbar'))
+// All users: live while the tab is open, with the same filters as a user's log.
 /** @type {(() => void) | null} */
 let stopAll = null
 document.addEventListener('userlog:tab', (ev) => {
-  const { name } = /** @type {CustomEvent} */ (ev).detail
+  const { name, allTable, allToolbar, allMessage } = /** @type {CustomEvent} */ (ev).detail
   if (name === 'all' && stopAll === null) {
     allTable.clear()
-    while (allToolbar.firstChild) allToolbar.firstChild.remove()
-    stopAll = addControls(allToolbar, '*', allTable, (text) => setText(allMessage, text), true)
+    for (const old of allToolbar.querySelectorAll('label.live, button.pause')) old.remove()
+    stopAll = addControls(allToolbar, '*', allTable, (/** @type {string} */ text) => setText(allMessage, text), true)
   } else if (name !== 'all' && stopAll !== null) {
     stopAll()
     stopAll = null

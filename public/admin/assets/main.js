@@ -1,10 +1,19 @@
-// The admin page: tabs, the username search with autocomplete, a user's log, "active now".
+// The admin page: tabs, the username search with autocomplete, a user's log with its filters and
+// links, and the All users view's filters. The view of a user's log lives in the URL
+// (url-state.js), so a copied link opens the same view.
 import { api, userPath } from './api.js'
 import { el, clear, setText } from './dom.js'
 import { LogTable } from './logtable.js'
+import { FilterBar } from './filterbar.js'
+import { formatTime, zoneLabel } from './time.js'
+import { linkTo, readState, writeState } from './url-state.js'
+import { asksForReason, setAsksForReason } from './reason.js'
+import { NO_FILTER } from './rules/filter.js'
+import { setOpenUser } from './active-now.js'
 // Each feature module wires itself to the page through the userlog:* events dispatched here.
 import './live.js'
 import './sessions.js'
+import './presence-badge.js'
 import './report.js'
 import './audit.js'
 
@@ -12,10 +21,9 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.get
 
 const state = {
   /** @type {string | null} */ user: null,
-  /** @type {ReturnType<typeof setInterval> | null} */ activeTimer: null
+  /** @type {import('./rules/filter.js').Filter} */ filter: NO_FILTER
 }
 
-const table = new LogTable(/** @type {HTMLTableElement} */ ($('log')))
 const message = $('message')
 const input = /** @type {HTMLInputElement} */ ($('username'))
 const suggestions = $('user-suggestions')
@@ -27,20 +35,32 @@ function say (text, isError = false) {
   message.classList.toggle('error', isError)
 }
 
+/** Copies a link; where the clipboard is refused, shows it to copy by hand. @param {string} link */
+async function copyLink (link) {
+  try {
+    await navigator.clipboard.writeText(link)
+    say('Link copied. It opens this view for an admin; the user name is the only personal data in it.')
+  } catch {
+    say(`Copy this link: ${link}`)
+  }
+}
+
+setText($('zone'), `Times in ${zoneLabel()}`)
+const askReasonBox = /** @type {HTMLInputElement} */ ($('ask-reason'))
+askReasonBox.checked = asksForReason()
+askReasonBox.addEventListener('change', () => setAsksForReason(askReasonBox.checked))
+
 // --- tabs -------------------------------------------------------------------
 /** @param {string} name */
 function showTab (name) {
   for (const tab of document.querySelectorAll('.tab')) {
     tab.classList.toggle('active', tab.getAttribute('data-tab') === name)
   }
-  for (const view of document.querySelectorAll('.view')) view.hidden = view.id !== `view-${name}`
-  if (state.activeTimer) clearInterval(state.activeTimer)
-  state.activeTimer = null
-  if (name === 'active') {
-    void refreshActive()
-    state.activeTimer = setInterval(refreshActive, 10_000)
+  for (const view of document.querySelectorAll('.view')) {
+    const section = /** @type {HTMLElement} */ (view)
+    section.hidden = section.id !== `view-${name}`
   }
-  document.dispatchEvent(new CustomEvent('userlog:tab', { detail: { name } }))
+  document.dispatchEvent(new CustomEvent('userlog:tab', { detail: { name, allTable, allToolbar, allMessage } }))
 }
 for (const tab of document.querySelectorAll('.tab')) {
   tab.addEventListener('click', () => showTab(tab.getAttribute('data-tab') || 'logs'))
@@ -60,7 +80,7 @@ input.addEventListener('input', () => {
       for (const u of res.users) {
         const option = el('option')
         option.value = u.user
-        setText(option, `last seen ${new Date(u.lastSeen).toLocaleString()}`)
+        setText(option, `last seen ${formatTime(u.lastSeen)}`)
         suggestions.append(option)
       }
     } catch { /* suggestions are a convenience: the search itself reports errors */ }
@@ -68,11 +88,34 @@ input.addEventListener('input', () => {
 })
 
 // --- a user's log -------------------------------------------------------------
-/** @param {string} user */
-async function showUser (user) {
+const table = new LogTable(/** @type {HTMLTableElement} */ ($('log')), {
+  linkFor: (entry) => state.user === null ? null : linkTo({ user: state.user, filter: state.filter, at: entry.id }),
+  onCopy: (link) => { void copyLink(link) }
+})
+const filters = new FilterBar((filter) => {
+  state.filter = filter
+  table.setFilter(filter)
+  countRows(table, filters)
+  if (state.user !== null) history.replaceState(null, '', writeState({ user: state.user, filter }))
+})
+filters.element.hidden = true
+$('log-filters').append(filters.element)
+
+/** @param {LogTable} t @param {FilterBar} f */
+function countRows (t, f) { f.setCount(t.shownCount, t.count) }
+document.addEventListener('userlog:rows', (ev) => {
+  const t = /** @type {CustomEvent<{ table: LogTable }>} */ (ev).detail.table
+  if (t === table) countRows(table, filters)
+  else if (t === allTable) countRows(allTable, allFilters)
+})
+
+/**
+ * Shows a user's log (all of it: filters only hide rows); `at` highlights one entry.
+ * @param {string} user @param {string | null} [at]
+ */
+async function showUser (user, at = null) {
   state.user = user
-  const hash = `#user=${encodeURIComponent(user)}`
-  if (location.hash !== hash) history.replaceState(null, '', hash)
+  history.replaceState(null, '', writeState({ user, filter: state.filter, at }))
   renderToolbar()
   say('Loading…')
   try {
@@ -81,22 +124,42 @@ async function showUser (user) {
     if (!res) {
       table.clear()
       table.table.hidden = true
+      filters.element.hidden = true
       say(`No logs for ${user}`)
       document.dispatchEvent(new CustomEvent('userlog:user', { detail: { user, entries: [] } }))
       return
     }
     table.setEntries(res.entries)
     table.table.hidden = false
+    filters.element.hidden = false
+    countRows(table, filters)
     say(`${res.entries.length} recent ${res.entries.length === 1 ? 'entry' : 'entries'} for ${user}, newest first`)
     document.dispatchEvent(new CustomEvent('userlog:user', { detail: { user, entries: res.entries } }))
+    if (at !== null) showLinked(at)
   } catch (err) {
     say(`Could not load the log: ${err instanceof Error ? err.message : String(err)}`, true)
   }
 }
 
+/** @param {string} id */
+function showLinked (id) {
+  const row = table.rowOf(id)
+  if (row === null) {
+    say('The linked entry is no longer in the log: only the most recent entries are kept.', true)
+    return
+  }
+  // A link shows its entry even where a switch of this browser (Hide heartbeats) would hide it.
+  row.hidden = false
+  table.highlight(row)
+}
+
 function renderToolbar () {
   clear(toolbar)
   if (state.user === null) return
+  const copy = el('button', { type: 'button', class: 'copy-view' }, ['Copy link'])
+  copy.addEventListener('click', () => {
+    if (state.user !== null) void copyLink(linkTo({ user: state.user, filter: state.filter }))
+  })
   const reload = el('button', { type: 'button' }, ['Reload'])
   reload.addEventListener('click', () => { if (state.user !== null) void showUser(state.user) })
   const del = el('button', { type: 'button', class: 'danger' }, ['Delete data…'])
@@ -113,7 +176,7 @@ function renderToolbar () {
       say(`Could not erase: ${err instanceof Error ? err.message : String(err)}`, true)
     }
   })
-  toolbar.append(reload, del)
+  toolbar.append(copy, reload, del)
   document.dispatchEvent(new CustomEvent('userlog:toolbar', { detail: { toolbar, user: state.user, table } }))
 }
 
@@ -123,41 +186,42 @@ $('search').addEventListener('submit', (ev) => {
   if (user !== '') void showUser(user)
 })
 
-// --- active now ---------------------------------------------------------------
-const minutes = /** @type {HTMLSelectElement} */ ($('active-minutes'))
-minutes.addEventListener('change', () => { void refreshActive() })
-async function refreshActive () {
-  const body = /** @type {HTMLTableElement} */ ($('active')).tBodies[0]
-  try {
-    const res = await api(`active?minutes=${encodeURIComponent(minutes.value)}`)
-    clear(body)
-    for (const u of res.users) {
-      const name = el('a', { href: '#' }, [u.user])
-      name.addEventListener('click', (ev) => {
-        ev.preventDefault()
-        input.value = u.user
-        showTab('logs')
-        void showUser(u.user)
-      })
-      body.append(el('tr', {}, [
-        el('td', {}, [name]),
-        el('td', {}, [new Date(u.lastSeen).toLocaleTimeString()]),
-        el('td', { class: 'url' }, [u.path ?? ''])
-      ]))
-    }
-    $('active-empty').hidden = res.users.length > 0
-  } catch (err) {
-    clear(body)
-    setText($('active-empty'), `Could not load: ${err instanceof Error ? err.message : String(err)}`)
-    $('active-empty').hidden = false
+/** Opens the view a URL hash names (on load, and when a link is pasted into this tab). */
+function openFromHash () {
+  const view = readState(location.hash)
+  state.filter = view.filter
+  filters.set(view.filter)
+  table.setFilter(view.filter)
+  if (view.user !== null) {
+    input.value = view.user
+    showTab('logs')
+    void showUser(view.user, view.at)
   }
+  if (view.problems.length > 0) say(`This link was partly ignored: ${view.problems.join('; ')}.`, true)
 }
+window.addEventListener('hashchange', () => {
+  // Our own replaceState does not fire this: only a link opened or typed into this tab does.
+  openFromHash()
+})
+
+// --- all users ----------------------------------------------------------------
+const allTable = new LogTable(/** @type {HTMLTableElement} */ ($('all-log')), { showUser: true })
+const allMessage = $('all-message')
+const allToolbar = $('all-toolbar')
+const allFilters = new FilterBar((filter) => {
+  allTable.setFilter(filter)
+  countRows(allTable, allFilters)
+})
+$('all-filters').append(allFilters.element)
+
+// --- active now ---------------------------------------------------------------
+setOpenUser((user) => {
+  input.value = user
+  showTab('logs')
+  void showUser(user)
+})
 
 // --- start ----------------------------------------------------------------------
-const initial = new URLSearchParams(location.hash.slice(1)).get('user')
-if (initial) {
-  input.value = initial
-  void showUser(initial)
-}
+openFromHash()
 
 export { state, table, showUser, showTab, say }

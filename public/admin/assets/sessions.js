@@ -3,6 +3,7 @@
 // Sessions come from GET api/sessions/<user>; all text is set with textContent (dom.js).
 import { api, userPath } from './api.js'
 import { el, clear, setText } from './dom.js'
+import { formatDuration, timeElement } from './time.js'
 
 const section = /** @type {HTMLElement} */ (document.getElementById('sessions'))
 const STORE_KEY = 'userlog.hideHeartbeats'
@@ -32,29 +33,11 @@ document.addEventListener('userlog:toolbar', (ev) => {
   toolbar.append(el('label', { class: 'hide-heartbeats', for: 'hide-heartbeats' }, [box, ' Hide heartbeats']))
 })
 
-/** @param {number} seconds */
-export function formatDuration (seconds) {
-  const s = Math.max(0, Math.round(seconds))
-  const h = Math.floor(s / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const r = s % 60
-  if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min`
-  if (m > 0) return `${m} min ${String(r).padStart(2, '0')} s`
-  return `${r} s`
-}
-
-/** @param {number} t */
-function when (t) {
-  const d = new Date(t)
-  const today = new Date().toDateString() === d.toDateString()
-  return today ? d.toLocaleTimeString() : d.toLocaleString()
-}
-
 /** @param {any} s */
 function status (s) {
   if (s.endedBy === 'session_end') return ['ended', 'Ended (page closed)']
   if (s.endedBy === 'inactivity') return ['ended', 'Ended (inactive 30 min)']
-  return ['open', `Open, last seen ${when(s.last)}`]
+  return ['open', 'Open, last seen ']
 }
 
 /** @param {string} user @param {any[]} sessions */
@@ -74,14 +57,13 @@ function render (user, sessions) {
   const body = /** @type {HTMLTableElement} */ (table).tBodies[0]
   for (const s of sessions) {
     const [cls, label] = status(s)
-    const started = el('td', { class: 'time' }, [when(s.start)])
-    started.title = new Date(s.start).toISOString()
+    const started = el('td', { class: 'time' }, [timeElement(s.start)])
     const ua = el('td', { class: 'ua' }, [s.ua ?? ''])
     ua.title = s.ua ?? ''
     body.append(el('tr', { class: `session ${cls}`, 'data-sid': String(s.sid) }, [
       started,
-      el('td', { class: 'ms' }, [formatDuration(s.duration)]),
-      el('td', { class: 'session-status' }, [label]),
+      el('td', { class: 'ms' }, [formatDuration(s.duration * 1000)]),
+      el('td', { class: 'session-status' }, [label, cls === 'open' ? timeElement(s.last) : null]),
       el('td', { class: 'ms' }, [String(s.pages)]),
       el('td', { class: 'ms' }, [String(s.events)]),
       el('td', { class: 'url' }, [s.landing ?? '']),
