@@ -197,7 +197,9 @@ function openFromHash () {
     showTab('logs')
     void showUser(view.user, view.at)
   }
-  if (view.problems.length > 0) say(`This link was partly ignored: ${view.problems.join('; ')}.`, true)
+  const problems = $('link-problems')
+  setText(problems, view.problems.length > 0 ? `This link was partly ignored: ${view.problems.join('; ')}.` : '')
+  problems.hidden = view.problems.length === 0
 }
 window.addEventListener('hashchange', () => {
   // Our own replaceState does not fire this: only a link opened or typed into this tab does.
