@@ -99,8 +99,7 @@ export function logHostWebSockets (fastify: FastifyInstance, settings: Settings,
     if (route.websocket !== true && typeof route.wsHandler !== 'function') return
     if (route.method === 'HEAD') return // never upgraded: @fastify/websocket answers it 404
     if ((route.config as { userlog?: unknown } | undefined)?.userlog === false) return
-    const own = route.onRequest
-    route.onRequest = own === undefined ? [routeHook] : [...(Array.isArray(own) ? own : [own]), routeHook]
+    route.onRequest = [route.onRequest ?? [], routeHook].flat() // after the route's own hooks
   })
   // Entries made after onClose would never reach Redis: log what is still open before the writer closes.
   fastify.addHook('preClose', (done) => {

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import websocket from '@fastify/websocket'
 import { WebSocket } from 'ws'
 import { RedisServer } from '../helpers/redis.js'
@@ -31,8 +31,8 @@ interface Host {
 }
 
 /**
- * A listening host with WebSocket routes: `/ws` answers `ping` with `pong` and closes itself with
- * 4001 on `close-me`; `/quiet` is `config: { userlog: false }`.
+ * A listening host with WebSocket routes: `/ws` answers `ping` with `pong`, closes itself with
+ * 4001 on `close-me` and refuses `?deny=1` with 401; `/quiet-ws` is `config: { userlog: false }`.
  */
 async function host (order: 'before' | 'after', options: UserlogOptions = {}): Promise<Host> {
   let closes = 0
@@ -42,7 +42,12 @@ async function host (order: 'before' | 'after', options: UserlogOptions = {}): P
     for (const w of waiting.filter((w) => w.n <= closes)) w.resolve()
   }
   const wsRoutes = async (scope: FastifyInstance): Promise<void> => {
-    scope.get('/ws', { websocket: true }, (socket) => {
+    // The route's own hook, as an auth check would be: `?deny=1` is refused before any upgrade.
+    const deny = (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+      if ((req.query as { deny?: string }).deny === '1') void reply.code(401).send()
+      else done()
+    }
+    scope.get('/ws', { websocket: true, onRequest: deny }, (socket) => {
       socket.on('message', (data) => {
         const text = (data as Buffer).toString()
         if (text === 'ping') socket.send('pong')
@@ -208,6 +213,25 @@ t.test('transform sees both entries; a throwing getUser skips the connection', a
   await closed(2)
   t.same(seen, ['request', 'ws_close'], 'a throwing getUser: not logged, and transform never sees it')
   t.same(await logOf('grace'), [])
+})
+
+t.test('an upgrade refused by a route hook is logged as that response, with no ws_close', async (t) => {
+  const { app, url } = await host('after')
+  t.teardown(() => app.close())
+  const ws = new WebSocket(url('/ws?deny=1'), { headers: asUser('judy') })
+  ws.on('error', () => {}) // the server drops the socket after its answer
+  const [, res] = await once(ws, 'unexpected-response') as [unknown, { statusCode: number }]
+  t.equal(res.statusCode, 401)
+  ws.terminate()
+  const marker = await connect(url('/ws'), 'judy')
+  marker.close(4000)
+  const entries = await entriesOf(app, 'judy', 3)
+  t.match(entries, [
+    { kind: 'request', status: 401, route: '/ws' },
+    { kind: 'request', status: 101 },
+    { kind: 'ws_close', code: 4000 }
+  ])
+  t.equal(entries.length, 3)
 })
 
 t.test('an ignored path is not logged', async (t) => {
