@@ -13,6 +13,7 @@ import { installErrorHandling } from './shared/http.js'
 import { AlreadyRegisteredError, NoUserError } from './shared/errors.js'
 import { userName } from './shared/users.js'
 import { makeOnResponse } from './write/hook.js'
+import { logHostWebSockets } from './write/host-ws.js'
 import { nextId } from './write/entry.js'
 import { BatchWriter } from './write/writer.js'
 import type { Contributor } from './write/batch.js'
@@ -105,6 +106,7 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
   } satisfies UserlogDecorator)
 
   fastify.addHook('onResponse', makeOnResponse(settings, writer, fastify.log))
+  logHostWebSockets(fastify, settings, writer)
   fastify.addHook('onClose', async () => {
     await writer.close(CLOSE_FLUSH_MS)
     if (owned) await client.quit().catch(() => { client.disconnect() })

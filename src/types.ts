@@ -7,7 +7,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis'
 /** An ioredis client: a single node or a Cluster. */
 export type RedisLike = Redis | Cluster
 
-export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'custom'
+export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' | 'custom'
 
 /** One log line. Unknown fields (added by `transform` or `record`) are kept as they are. */
 export interface Entry {
@@ -25,6 +25,14 @@ export interface Entry {
   ua?: string
   reqId?: string
   src?: 'client'
+  /** `ws_close`: how long the host's WebSocket was open (ms, from the 101 entry to its close). */
+  durationMs?: number
+  /** `ws_close`: the close code (1006: the connection dropped; 1001: still open when the app closed). */
+  code?: number
+  /** `ws_close`: messages the host's socket received (a count, never the contents). */
+  received?: number
+  /** `ws_close`: messages the host's socket sent (a count, never the contents). */
+  sent?: number
   [field: string]: unknown
 }
 

@@ -16,11 +16,17 @@ export function userFromHeader (req: FastifyRequest): string | undefined {
 
 export interface TestApp { app: FastifyInstance, logs: Array<Record<string, unknown>> }
 
-/** Builds (not listening) an app with the plugin and a few routes; `logs` collects its pino output. */
-export async function buildApp (options: UserlogOptions, routes?: (app: FastifyInstance) => void): Promise<TestApp> {
+/**
+ * Builds (not listening) an app with the plugin and a few routes; `logs` collects its pino output.
+ * `before` registers what the host has before the plugin (another plugin, a hook).
+ */
+export async function buildApp (
+  options: UserlogOptions, routes?: (app: FastifyInstance) => void, before?: (app: FastifyInstance) => Promise<void>
+): Promise<TestApp> {
   const logs: Array<Record<string, unknown>> = []
   const stream = { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } }
   const app = Fastify({ logger: { level: 'info', stream } })
+  await before?.(app)
   await app.register(userlog, {
     getUser: userFromHeader,
     isAdmin: (req) => userFromHeader(req) === 'admin',

@@ -117,7 +117,7 @@ describe('Entry', () => {
   })
 
   test('EntryKind lists the kinds the plugin writes', () => {
-    expect<EntryKind>().type.toBe<'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'custom'>()
+    expect<EntryKind>().type.toBe<'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' | 'custom'>()
   })
 })
 
