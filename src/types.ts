@@ -84,7 +84,7 @@ export interface UserlogOptions {
 }
 
 export interface WriterStats {
-  /** Entries waiting in process (including a batch being retried). */
+  /** Entries held in process, not yet confirmed written (including the batch in flight or being retried). */
   buffered: number
   /** Entries confirmed written to Redis. */
   written: number

@@ -3,7 +3,8 @@
 // loop. A flush writes up to MAX_BATCH entries with one script call (on a Redis Cluster, one per
 // master the batch touches, in parallel); at most one batch is in flight.
 // When Redis is slow or gone the buffer is bounded by maxBuffer (extra entries are dropped and
-// counted), one warning is logged per outage, and a probe brings writing back by itself.
+// counted), one line is logged per outage naming its cause (unreachable, out of memory, no
+// permission), and a probe brings writing back by itself.
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster } from 'ioredis'
@@ -48,6 +49,8 @@ type ScriptClient = RedisLike & { userlogWrite: ScriptFn, userlogWriteSlot: Scri
 export class BatchWriter {
   private buffer: Entry[] = []
   private retry: Batch | null = null
+  /** The batch in flight: still held in process until Redis confirms it, so it counts against maxBuffer. */
+  private writing: Batch | null = null
   private scheduled = false
   private inFlight: Promise<void> | null = null
   private probeTimer: NodeJS.Timeout | null = null
@@ -95,7 +98,7 @@ export class BatchWriter {
 
   /** The hook's whole cost: no promise, no I/O. Returns false if the entry was dropped. */
   push (entry: Entry): boolean {
-    if (this.buffer.length + (this.retry?.entries.length ?? 0) >= this.maxBuffer) {
+    if (this.held() >= this.maxBuffer) {
       this.counters.dropped++
       this.counters.droppedThisOutage++
       return false
@@ -113,9 +116,14 @@ export class BatchWriter {
     else setTimeout(this.flushSoon, wait)
   }
 
+  /** Entries in process not yet confirmed written: buffered, in flight or waiting for a retry. */
+  private held (): number {
+    return this.buffer.length + (this.retry?.entries.length ?? 0) + (this.writing?.entries.length ?? 0)
+  }
+
   stats (): WriterStats {
     return {
-      buffered: this.buffer.length + (this.retry?.entries.length ?? 0),
+      buffered: this.held(),
       written: this.counters.written,
       dropped: this.counters.dropped,
       batches: this.counters.batches,
@@ -169,6 +177,7 @@ export class BatchWriter {
     const batch = this.retry ?? this.takeBatch()
     if (batch === null) return null
     this.retry = null
+    this.writing = batch
     this.lastBatchAt = Date.now()
     this.inFlight = this.write(batch).finally(() => {
       this.inFlight = null
@@ -205,6 +214,7 @@ export class BatchWriter {
   }
 
   private succeeded (batch: Batch, pruned: boolean, at: number): void {
+    this.writing = null
     this.counters.written += batch.entries.length
     this.counters.batches++
     if (pruned) this.lastPruneAt = at
@@ -214,6 +224,7 @@ export class BatchWriter {
   private failed (batch: Batch, err: Error): void {
     this.counters.failedBatches++
     // Keep the batch (same number: the script's marker makes a late first attempt and this retry count once).
+    this.writing = null
     this.retry = batch
     this.outage(err)
   }
@@ -320,15 +331,9 @@ export class BatchWriter {
     if (this.state === 'up') {
       this.state = 'down'
       this.counters.droppedThisOutage = 0
-      if (/^NOPERM/.test(err.message)) {
-        // Not an outage but a Redis user without the rights the writes need: said as an error.
-        this.log.error({ userlog: { maxBuffer: this.maxBuffer, error: err.message } },
-          `fastify-userlog: Redis refused the write (${err.message}): give the Redis user the permissions ` +
-          'listed in the docs (production, Redis ACL); entries are buffered meanwhile')
-      } else {
-        this.log.warn({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
-          'fastify-userlog: Redis is unavailable; buffering entries until it is back')
-      }
+      const { level, says } = EPISODE_LOG[writeFailure(err)]
+      this.log[level]({ userlog: { buffered: this.stats().buffered, maxBuffer: this.maxBuffer, error: err.message } },
+        `fastify-userlog: ${says(err.message)}`)
     }
     this.startProbe()
   }
@@ -369,6 +374,36 @@ export class BatchWriter {
       this.pinging = false
     }
   }
+}
+
+type WriteFailure = 'denied' | 'full' | 'unavailable'
+
+/**
+ * Why a batch failed, from the error code Redis starts its reply with: a user without the rights
+ * the writes need (NOPERM), a Redis at its maxmemory that refuses writes (OOM: PING still answers,
+ * so the probe retries the batch until there is room), or anything else: Redis is unreachable,
+ * frozen or failing.
+ */
+function writeFailure (err: Error): WriteFailure {
+  if (/^NOPERM\b/.test(err.message)) return 'denied'
+  if (/^OOM\b/.test(err.message)) return 'full'
+  return 'unavailable'
+}
+
+/** The line logged once when writes start failing, by cause: what is wrong and what to do about it. */
+const EPISODE_LOG: Record<WriteFailure, { level: 'error' | 'warn', says: (error: string) => string }> = {
+  // Not an outage but a Redis user without the rights the writes need: said as an error.
+  denied: {
+    level: 'error',
+    says: (error) => `Redis refused the write (${error}): give the Redis user the permissions listed in the docs ` +
+      '(production, Redis ACL); entries are buffered meanwhile'
+  },
+  full: {
+    level: 'warn',
+    says: () => 'Redis is out of memory (maxmemory reached) and refuses writes: raise maxmemory, or lower ' +
+      'maxEntries or ttl (docs: production, Memory); entries are buffered until it has room'
+  },
+  unavailable: { level: 'warn', says: () => 'Redis is unavailable; buffering entries until it is back' }
 }
 
 /** `work`, or a rejection after WRITE_TIMEOUT_MS (a frozen Redis never answers, and its socket stays open). */

@@ -34,14 +34,15 @@ export class RedisServer {
   private proc: ChildProcess | null = null
   private readonly dir: string
 
-  private constructor (port: number) {
+  private constructor (port: number, private readonly args: string[]) {
     this.port = port
     this.url = `redis://127.0.0.1:${port}`
     this.dir = mkdtempSync(join(tmpdir(), 'userlog-redis-'))
   }
 
-  static async start (): Promise<RedisServer> {
-    const server = new RedisServer(await freePort())
+  /** `args` are extra redis-server arguments (e.g. `--maxmemory 4mb`), kept across a respawn. */
+  static async start (args: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), args)
     await server.spawn()
     return server
   }
@@ -50,7 +51,7 @@ export class RedisServer {
   async spawn (): Promise<void> {
     this.proc = spawn('redis-server', [
       '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', this.dir, '--protected-mode', 'no', '--loglevel', 'warning'
+      '--dir', this.dir, '--protected-mode', 'no', '--loglevel', 'warning', ...this.args
     ], { stdio: 'ignore' })
     await waitForRedis(this.port, 'redis-server')
   }
