@@ -86,11 +86,12 @@ t.test('npm pack: the tarball holds what a user needs and nothing else', async (
     t.ok(files.includes(target.replace(/^\.\//, '')), `package.json points at ${target}, which the tarball holds`)
   }
 
-  // An allow-list: the four top-level files, compiled code and declarations, the browser files.
+  // An allow-list: the four top-level files, compiled code and declarations, and
   const allowed = (f: string): boolean =>
     ['package.json', 'README.md', 'SECURITY.md', 'LICENSE'].includes(f) ||
     /^dist\/.+\.(js|d\.ts|js\.map)$/.test(f) ||
-    /^public\/.+\.(js|css|html)$/.test(f)
+    // the browser files, and the declarations of the rules the server shares with the page
+    /^public\/.+\.(js|css|html|d\.ts)$/.test(f)
   t.same(files.filter((f) => !allowed(f)), [], 'no file outside the allow-list')
   // And by name, what must never ship (a broader `files` entry would let these in).
   const never = /^(src|test|bench|demo|docs|deploy|scripts|\.ci|node_modules|coverage|\.tap|\.demo)\/|^dist\/(test|bench|demo)\/|tsconfig|\.tst\.|\.test\.|\.png$|^(Makefile|Dockerfile|\.dockerignore|\.gitignore|\.taprc|eslint\.config\.js|package-lock\.json|tstyche\.json|docker-compose.*)$/
