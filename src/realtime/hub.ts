@@ -119,6 +119,8 @@ export class Hub {
   /** Redis channel name → the stream it feeds. */
   private readonly byName = new Map<string, Channel>()
   private readonly viewers = new Set<Viewer>()
+  /** Viewers that were live when Redis went away: resynced from their log once it is back. */
+  private readonly resyncDue = new Set<Viewer>()
   /** Incremented on every subscriber disconnect: a subscription confirmed in an older epoch is gone. */
   private epoch = 0
   /** The subscriber is ready and every channel has been resubscribed. */
@@ -223,6 +225,7 @@ export class Hub {
   /** Removes a viewer; the channel is unsubscribed after its last viewer leaves. */
   leave (viewer: Viewer): void {
     if (!this.viewers.delete(viewer)) return
+    this.resyncDue.delete(viewer)
     viewer.state = 'closed'
     viewer.pending = []
     const name = this.streamName(viewer.user)
@@ -380,6 +383,8 @@ export class Hub {
    */
   private async sync (ch: Channel, viewers: Viewer[], initial: boolean): Promise<void> {
     for (const v of viewers) {
+      // A viewer held since an outage keeps what arrived meanwhile: it is merged with the log below.
+      if (v.state === 'syncing') continue
       v.state = 'syncing'
       v.pending = []
     }
@@ -597,14 +602,43 @@ export class Hub {
         'userlog realtime: Redis is unreachable; viewers are told and kept')
     }
     for (const v of this.viewers) if (v.open) v.status(up)
-    if (!up) return
+    if (!up) {
+      this.holdViewers()
+      return
+    }
     const waiters = this.upWaiters
     this.upWaiters = []
     for (const w of waiters) w()
     for (const ch of this.channels.values()) {
-      const live = [...ch.viewers].filter((v) => v.state === 'live')
-      if (live.length > 0) {
-        this.sync(ch, live, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
+      const due = [...ch.viewers].filter((v) => this.resyncDue.has(v))
+      if (due.length > 0) {
+        this.sync(ch, due, false).catch((err: unknown) => this.log.error({ err }, 'userlog realtime: resync failed'))
+      }
+    }
+    this.resyncDue.clear()
+  }
+
+  /**
+   * Going down: live viewers stop taking live messages until their resync. Messages can arrive
+   * before the hub says up (on a cluster, a master's connection is resubscribed while another is
+   * not yet; after a failover, the promoted replica's first messages): sent at once they would be
+   * the newest entry a viewer had, and the resync, which sends what follows the newest entry it
+   * had, would skip the entries written in between (the writer's buffer, flushed on reconnect).
+   * Held in `pending` instead, they are merged with the log read on the way back up.
+   */
+  private holdViewers (): void {
+    for (const ch of this.channels.values()) {
+      // What arrived before the outage goes out first.
+      if (ch.held.length > 0) {
+        if (ch.timer !== null) clearTimeout(ch.timer)
+        ch.timer = null
+        this.deliver(ch)
+      }
+      for (const v of ch.viewers) {
+        if (v.state !== 'live') continue
+        v.state = 'syncing'
+        v.pending = []
+        this.resyncDue.add(v)
       }
     }
   }

@@ -143,6 +143,11 @@ export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): C
     // A restarted node is reconnected (its slots did not move), not only rediscovered on MOVED.
     clusterNodeRetryStrategy: (times: number) => Math.min(100 * times, 1000),
     slotsRefreshTimeout: 2000,
+    // ioredis 6 reads the slot map again only on MOVED or a command's "Connection is closed": a
+    // client whose commands to a failed-over master fail otherwise ("Stream isn't writeable")
+    // would keep the dead master in its map for good (the realtime server's subscribers then
+    // never came back up). Reading it every second notices a promoted replica on its own.
+    slotsRefreshInterval: 1000,
     redisOptions: {
       ...perNode,
       ...(seeds.username !== undefined ? { username: seeds.username } : {}),
