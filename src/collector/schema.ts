@@ -2,6 +2,7 @@
 // schema for its type, and a formatter that turns Ajv's errors into one message naming every
 // bad field (`body/path is required; body/metadata/x must be …`).
 import type { FastifySchemaValidationError } from 'fastify'
+import type { Entry } from '../types.js'
 import { MAX_PATH } from '../write/entry.js'
 import { badRequest } from '../shared/http.js'
 
@@ -42,8 +43,12 @@ export const ISO_DATE = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])' +
   'T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?' +
   '(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'
 
+/** Fields an event shares with the entry it becomes, typed there. */
+type EntryFields = Pick<Entry, 'activeMs' | 'pageMs' | 'state' | 'message' | 'source' | 'line' | 'column' | 'stack' |
+  'errorType' | 'repeat' | 'method' | 'url' | 'status' | 'ms' | 'requestId'>
+
 /** One event as posted (after validation). */
-export interface ClientEvent {
+export interface ClientEvent extends EntryFields {
   type: EventType
   path: string
   date?: string
@@ -51,21 +56,6 @@ export interface ClientEvent {
   event?: string
   element?: string
   metadata?: Record<string, string | number | boolean | null>
-  activeMs?: number
-  pageMs?: number
-  state?: 'hidden' | 'visible'
-  message?: string
-  source?: string
-  line?: number
-  column?: number
-  stack?: string
-  errorType?: 'error' | 'unhandledrejection'
-  repeat?: number
-  method?: string
-  url?: string
-  status?: number
-  ms?: number
-  requestId?: string
 }
 
 const count = { type: 'integer', minimum: 0, maximum: MAX_COUNT } as const
