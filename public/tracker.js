@@ -10,9 +10,6 @@
   var MAX_BYTES = 15360 // under the server's 16 KiB body limit
   var FLUSH_MS = 1000
   var NAME = /^[a-z][a-z0-9_]{0,39}$/
-  var METHOD = /^[A-Z][A-Z0-9_-]{0,19}$/
-  var REQUEST_ID = /^[!-~]{1,128}$/
-  var MAX_MS = 6048e5 // 7 days: the server's bound
 
   var script = document.currentScript || document.querySelector('script[src*="tracker.js"]')
   var data = (script && script.dataset) || {}
@@ -27,7 +24,7 @@
   var timer = 0
   var lastPathname = null
   var lastPath = null
-  // This page view: start, active ms, active since (null: not active), errors seen.
+  // This page view: start, active ms, active since (or null), errors seen.
   var pageStart = 0
   var activeMs = 0
   var activeFrom = null
@@ -60,7 +57,7 @@
   }
 
   function ms (n) {
-    return Math.max(0, Math.min(Math.round(n), MAX_MS))
+    return Math.max(0, Math.min(Math.round(n), 6048e5)) // 7 days: the server's bound
   }
 
   /** Counts active time (visible and focused, as heartbeats) up to now. */
@@ -260,17 +257,16 @@
   }
 
   // Failed requests: fetch and XHR observed, never changed (same results, errors, events, order).
-  // idOf() reads the x-userlog-request-id response header.
   function requestFailed (method, url, status, start, idOf) {
     try {
       method = String(method || 'GET').toUpperCase()
       var id = idOf && idOf()
       push(event('request_failed', {
-        method: METHOD.test(method) ? method : 'OTHER',
+        method: /^[A-Z][A-Z0-9_-]{0,19}$/.test(method) ? method : 'OTHER',
         url: urlOf(String(url)),
         status: status,
         ms: ms(now() - start),
-        requestId: REQUEST_ID.test(id) ? id : undefined
+        requestId: typeof id === 'string' && /^[!-~]{1,128}$/.test(id) ? id : undefined
       }))
     } catch { /* never break the page */ }
   }
@@ -341,15 +337,17 @@
     xhrProto.send.userlog = true
   }
 
-  // Hidden also sends what is queued, by beacon.
+  // Hidden sends the queue by beacon. Nothing after session_end (Chrome hides a page after pagehide).
+  var left = false
   document.addEventListener('visibilitychange', function () {
     tick()
     var hidden = document.visibilityState === 'hidden'
-    push(event('visibility', { state: hidden ? 'hidden' : 'visible' }))
+    if (!left) push(event('visibility', { state: hidden ? 'hidden' : 'visible' }))
     if (hidden) flush(true)
   })
   // Leaving: session_end with the page view's active and total ms, by beacon.
   window.addEventListener('pagehide', function () {
+    left = true
     rageEnd()
     tick()
     queue.push(event('session_end', { activeMs: ms(activeMs), pageMs: ms(now() - pageStart) }))
@@ -357,6 +355,7 @@
   })
   // Back from the back-forward cache: the page is shown again.
   window.addEventListener('pageshow', function (ev) {
+    left = false
     if (ev.persisted) pageview('')
   })
 

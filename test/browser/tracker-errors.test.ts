@@ -86,6 +86,8 @@ async function host (): Promise<{ app: FastifyInstance, origin: string }> {
   app.route({
     method: ['GET', 'POST'], url: '/api/fail', handler: async (_req, reply) => await reply.code(500).send('broken')
   })
+  // Not logged, so its response names no request id.
+  app.get('/api/unlogged', { config: { userlog: false } }, async (_req, reply) => await reply.code(503).send('down'))
   app.get('/api/missing', async (_req, reply) => await reply.code(404).send('missing'))
   app.get('/api/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 1500)); return 'slow' })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -152,6 +154,7 @@ async function misbehave (p: Page): Promise<void> {
     window.fetch = async (...args: Parameters<typeof fetch>) => await tracked(...args)
     await fetch('/api/fail?x=1&token=abc', { method: 'post' })
     await fetch('/api/ok')
+    await fetch('/api/unlogged')
     await fetch('/api/down').catch(() => {})
     const abort = new AbortController()
     const slow = fetch('/api/slow', { signal: abort.signal })
@@ -201,20 +204,22 @@ t.test('a page that throws, rejects, fails requests and is rage-clicked: exactly
   const reqIdOf = (path: string): unknown => served.find((e) => e.path === path)?.reqId
   t.match(failed, [
     { method: 'POST', url: '/api/fail?x=1&token=REDACTED', status: 500, ms: Number, path: '/app/shop' },
+    { method: 'GET', url: '/api/unlogged', status: 503 },
     { method: 'GET', url: '/api/down', status: 0 },
     { method: 'GET', url: '/api/missing', status: 404 }
   ])
-  t.equal(failed.length, 3, 'no abort, no success, no post of the tracker\'s own')
+  t.equal(failed.length, 4, 'no abort, no success, no post of the tracker\'s own')
   t.equal(failed[0]?.requestId, reqIdOf('/api/fail?x=1&token=REDACTED'), 'fetch: the request id of the server\'s entry')
-  t.equal(failed[2]?.requestId, reqIdOf('/api/missing'), 'XHR: the request id of the server\'s entry')
+  t.equal(failed[3]?.requestId, reqIdOf('/api/missing'), 'XHR: the request id of the server\'s entry')
   t.type(failed[0]?.requestId, 'string')
-  t.equal(failed[1]?.requestId, undefined, 'no response, no id')
+  t.equal(failed[1]?.requestId, undefined, 'no header, no id')
+  t.equal(failed[2]?.requestId, undefined, 'no response, no id')
 
   t.match(got.filter((e) => e.kind === 'interaction'), [
     { event: 'rage_click', element: 'button#save.primary.big', metadata: { count: 4 } },
     { event: 'rage_click', element: 'card', metadata: { count: 3 } }
   ])
-  t.equal(got.length, 13)
+  t.equal(got.length, 14)
   t.match(seen.errors, ['boom ?token=secret', ...Array<string>(8).fill('again'), 'rejected'],
     'the page saw its errors as ever')
 })
@@ -304,8 +309,11 @@ t.test('visibility changes are entries; session_end has activeMs ≤ pageMs', as
   t.match((await logOf('gina')).filter((e) => e.kind === 'visibility'),
     [{ state: 'hidden', path: '/app/read', src: 'client' }, { state: 'visible' }])
 
-  await p.goto(`${main.origin}/plain/next`)
+  await p.goto(`${main.origin}/app/next`)
   const end = await entry('gina', 'session_end', (e) => e.kind === 'session_end')
+  await marker(p, 'gina', 'next_page')
+  const order = (await logOf('gina')).filter((e) => e.path === '/app/read' && e.kind !== 'request').map((e) => e.kind)
+  t.equal(order[order.length - 1], 'session_end', `the page's last event ends it (${order.join(', ')})`)
   const activeMs = Number(end.activeMs)
   const pageMs = Number(end.pageMs)
   t.ok(Number.isInteger(activeMs) && Number.isInteger(pageMs), `integers: ${activeMs}, ${pageMs}`)
