@@ -12,7 +12,7 @@ import { createClient, whenReady } from './shared/redis.js'
 import { installErrorHandling } from './shared/http.js'
 import { AlreadyRegisteredError, NoUserError } from './shared/errors.js'
 import { userName } from './shared/users.js'
-import { makeOnResponse } from './write/hook.js'
+import { makeRequestHooks } from './write/hook.js'
 import { logHostWebSockets } from './write/host-ws.js'
 import { nextId } from './write/entry.js'
 import { BatchWriter } from './write/writer.js'
@@ -105,7 +105,9 @@ const userlogPlugin: FastifyPluginAsync<UserlogOptions> = async (fastify, option
     flush: async () => { await writer.flush() }
   } satisfies UserlogDecorator)
 
-  fastify.addHook('onResponse', makeOnResponse(settings, writer, fastify.log))
+  const hooks = makeRequestHooks(settings, writer, fastify.log)
+  fastify.addHook('onResponse', hooks.onResponse)
+  if (hooks.onSend !== null) fastify.addHook('onSend', hooks.onSend)
   logHostWebSockets(fastify, settings, writer)
   fastify.addHook('onClose', async () => {
     await writer.close(CLOSE_FLUSH_MS)

@@ -7,7 +7,8 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis'
 /** An ioredis client: a single node or a Cluster. */
 export type RedisLike = Redis | Cluster
 
-export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' | 'custom'
+export type EntryKind = 'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' | 'custom' |
+  'visibility' | 'error' | 'request_failed'
 
 /** One log line. Unknown fields (added by `transform` or `record`) are kept as they are. */
 export interface Entry {
@@ -33,6 +34,23 @@ export interface Entry {
   received?: number
   /** `ws_close`: messages the host's socket sent (a count, never the contents). */
   sent?: number
+  /** visibility: the tab's new state. */
+  state?: 'hidden' | 'visible'
+  /** session_end: ms the page view was visible and focused, and ms since it began. */
+  activeMs?: number
+  pageMs?: number
+  /** error: what the page threw or rejected with (message and stack redacted like paths). */
+  message?: string
+  source?: string
+  line?: number
+  column?: number
+  stack?: string
+  errorType?: 'error' | 'unhandledrejection'
+  /** error: further occurrences not sent one by one. */
+  repeat?: number
+  /** request_failed: the request's URL (redacted) and, when the response named it, its request id. */
+  url?: string
+  requestId?: string
   [field: string]: unknown
 }
 
@@ -81,6 +99,11 @@ export interface UserlogOptions {
   maxBuffer?: number
   /** HMAC key for anonymized exports (required to offer them). */
   anonymizeSecret?: string
+  /**
+   * Set `x-userlog-request-id` (the logged entry's `reqId`) on the responses of logged requests,
+   * readable cross-origin by `allowedOrigins`. @default false
+   */
+  exposeRequestId?: boolean
 }
 
 export interface WriterStats {

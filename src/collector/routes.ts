@@ -25,6 +25,7 @@ import { PUBLIC_DIR } from '../shared/public-dir.js'
 import { badRequest } from '../shared/http.js'
 import { makeOriginCheck } from '../shared/origin.js'
 import { bodySchema, formatErrors, MAX_BODY, type ClientEvent } from './schema.js'
+import { addEventFields } from './fields.js'
 import { COOKIE_NAME, INACTIVITY_MS, cookieValue, readCookie, resolveSession } from './sid.js'
 
 /** Posts to /events allowed per user (or per IP for visitors without a user) and window. */
@@ -136,10 +137,7 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
         ua: ua === undefined ? '' : truncate(ua, MAX_UA)
       }
       if (dates[i] !== undefined) entry.clientDate = dates[i]
-      if (e.referrer !== undefined) entry.referrer = redactUrl(e.referrer, redactQuery)
-      if (e.event !== undefined) entry.event = e.event
-      if (e.element !== undefined) entry.element = e.element
-      if (e.metadata !== undefined) entry.metadata = e.metadata
+      addEventFields(entry, e, redactQuery)
       if (e.type === 'session_end') entry.duration = Math.max(0, Math.round((now - session.start) / 1000))
       const out = host.transform(entry, req, req.log)
       if (out !== null) writer.push(out)

@@ -4,9 +4,15 @@
 // as text instead of evaluating it (OWASP "CSV Injection").
 import type { Entry } from '../types.js'
 
-/** The columns of an export, in order. `t` is ISO 8601 (UTC); `extra` holds any other fields as JSON. */
+/**
+ * The columns of an export, in order. `t` is ISO 8601 (UTC); `extra` holds any other fields as JSON.
+ * Columns added later come after `extra`, so the earlier ones keep their positions.
+ */
 export const CSV_COLUMNS = ['t', 'user', 'kind', 'src', 'method', 'path', 'route', 'status', 'ms', 'ip', 'ua',
-  'event', 'element', 'metadata', 'sid', 'duration', 'referrer', 'date', 'reqId', 'id', 'extra'] as const
+  'event', 'element', 'metadata', 'sid', 'duration', 'referrer', 'date', 'reqId', 'id', 'extra',
+  // errors, failed requests, visibility and time on page (client); WebSocket closes
+  'message', 'source', 'line', 'column', 'errorType', 'stack', 'repeat', 'url', 'requestId', 'state', 'activeMs',
+  'pageMs', 'durationMs', 'code', 'received', 'sent'] as const
 
 const KNOWN = new Set<string>(CSV_COLUMNS)
 const FORMULA_START = /^[=+\-@\t\r]/

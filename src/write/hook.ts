@@ -1,30 +1,53 @@
-// The request hook, the first step of the write path: decides whether a finished request is
-// logged, makes its entry (entry.ts) and hands it to the writer (writer.ts). Callback style, so
-// the host pays no promise per request.
+// The request hooks, the first step of the write path: onResponse decides whether a finished
+// request is logged, makes its entry (entry.ts) and hands it to the writer (writer.ts); with
+// exposeRequestId, an onSend hook names the entry's reqId in the response (request-id.ts).
+// Callback style, so the host pays no promise per request.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, FastifyBaseLogger } from 'fastify'
 import { compileIgnore, requestEntry } from './entry.js'
-import { hostCallbacks } from './host-callbacks.js'
+import { hostCallbacks, type HostCallbacks } from './host-callbacks.js'
+import { makeRequestIdHeader, type OnSend } from './request-id.js'
 import type { Settings } from '../options.js'
 import type { BatchWriter } from './writer.js'
 
 export type OnResponse = (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
-export function makeOnResponse (settings: Settings, writer: BatchWriter, log: FastifyBaseLogger): OnResponse {
-  const { redactQuery } = settings
-  const ignored = compileIgnore(settings.ignore)
-  const host = hostCallbacks(settings, '', 'those requests are not logged')
-  const transforms = settings.transform !== null
+/** The user a request is logged for, or undefined when it is not logged (opted out, anonymous, ignored). */
+export type LoggedUser = (req: FastifyRequest) => string | undefined
 
-  return function userlogOnResponse (req, reply, done) {
-    if ((req.routeOptions.config as { userlog?: unknown }).userlog === false) return done()
+function makeLoggedUser (settings: Settings, host: HostCallbacks, log: FastifyBaseLogger): LoggedUser {
+  const ignored = compileIgnore(settings.ignore)
+  return function loggedUser (req) {
+    if ((req.routeOptions.config as { userlog?: unknown }).userlog === false) return undefined
     const user = host.user(req, log)
-    if (user === undefined) return done()
+    if (user === undefined) return undefined
     const url = req.url
     const q = url.indexOf('?')
-    if (ignored(q === -1 ? url : url.slice(0, q))) return done()
+    return ignored(q === -1 ? url : url.slice(0, q)) ? undefined : user
+  }
+}
+
+export interface RequestHooks {
+  onResponse: OnResponse
+  /** Only with exposeRequestId: requests of others then pay nothing. */
+  onSend: OnSend | null
+}
+
+export function makeRequestHooks (settings: Settings, writer: BatchWriter, log: FastifyBaseLogger): RequestHooks {
+  const { redactQuery } = settings
+  const host = hostCallbacks(settings, '', 'those requests are not logged')
+  const loggedUser = makeLoggedUser(settings, host, log)
+  const transforms = settings.transform !== null
+
+  function userlogOnResponse (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const user = loggedUser(req)
+    if (user === undefined) return done()
     const entry = requestEntry(req, reply, user, redactQuery)
     const out = transforms ? host.transform(entry, req, log) : entry
     if (out !== null) writer.push(out)
     done()
+  }
+  return {
+    onResponse: userlogOnResponse,
+    onSend: settings.exposeRequestId ? makeRequestIdHeader(loggedUser, settings.allowedOrigins) : null
   }
 }

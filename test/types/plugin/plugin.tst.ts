@@ -41,7 +41,8 @@ describe('options', () => {
       allowedOrigins: ['https://app.example.com'],
       timeZone: 'Europe/Paris',
       maxBuffer: 1000,
-      anonymizeSecret: '0123456789abcdef'
+      anonymizeSecret: '0123456789abcdef',
+      exposeRequestId: true
     })
     expect(app.register).type.toBeCallableWith(userlog, { redis: { host: '127.0.0.1', port: 6379 } })
     expect(app.register).type.toBeCallableWith(userlog, { redis: new Redis({ lazyConnect: true }) })
@@ -56,6 +57,7 @@ describe('options', () => {
     expect(app.register).type.not.toBeCallableWith(userlog, { ignore: '/health' })
     expect(app.register).type.not.toBeCallableWith(userlog, { ignore: [42] })
     expect(app.register).type.not.toBeCallableWith(userlog, { trackAnonymous: 'yes' })
+    expect(app.register).type.not.toBeCallableWith(userlog, { exposeRequestId: 'yes' })
     expect(app.register).type.not.toBeCallableWith(userlog, { maxEntry: 100 })
     // A header may be an array: getUser must return one string (or null / undefined).
     expect(app.register).type.not.toBeCallableWith(userlog, { getUser: (req: FastifyRequest) => req.headers['x-user'] })
@@ -117,7 +119,8 @@ describe('Entry', () => {
   })
 
   test('EntryKind lists the kinds the plugin writes', () => {
-    expect<EntryKind>().type.toBe<'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' | 'custom'>()
+    expect<EntryKind>().type.toBe<'request' | 'pageview' | 'heartbeat' | 'interaction' | 'session_end' | 'ws_close' |
+      'custom' | 'visibility' | 'error' | 'request_failed'>()
   })
 })
 
