@@ -48,7 +48,8 @@ function nav (user) {
     ? 'Not logged in'
     : `Logged in as <strong>${escapeHtml(user)}</strong> · <a href="/logout" data-userlog="logout">Log out</a>`
   return `<nav>
-<a href="/">Home</a><a href="/items">Items</a><a href="/spa">SPA</a><a href="/about">About</a>
+<a href="/">Home</a><a href="/items">Items</a><a href="/spa">SPA</a><a href="/trouble">Trouble</a>
+<a href="/about">About</a>
 <span>Log in as <a href="/login?user=alice">alice</a> · <a href="/login?user=bob">bob</a>
 · <a href="/login?user=admin">admin</a></span>
 <form action="/login" method="get"><input name="user" placeholder="any name" aria-label="user name"
@@ -248,6 +249,45 @@ render()
 <script defer src="/spa.js"></script>`)
   app.get('/spa', spaPage)
   app.get('/spa/*', spaPage)
+
+  // Trouble: things that go wrong in the browser, for the tracker to report — an uncaught error, a
+  // request answered 500, a request to a route that does not exist (404), and a button that does
+  // nothing however often it is clicked (a rage click).
+  const TROUBLE_JS = `const result = document.getElementById('trouble-result')
+const say = (text) => { result.textContent = text }
+document.getElementById('trouble-throw').addEventListener('click', () => {
+  say('An error was thrown (see the console).')
+  throw new Error('Trouble page: this error is thrown on purpose')
+})
+async function call (url) {
+  try {
+    const res = await fetch(url, { headers: { accept: 'application/json' } })
+    say(url + ' answered ' + res.status + '.')
+  } catch (err) {
+    say(url + ' failed: ' + err.message)
+  }
+}
+document.getElementById('trouble-fail').addEventListener('click', () => { void call('/api/demo/fail') })
+document.getElementById('trouble-missing').addEventListener('click', () => { void call('/api/demo/missing') })
+`
+  app.get('/trouble.js', async (_req, reply) => await reply
+    .type('text/javascript; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .send(TROUBLE_JS))
+  app.get('/trouble', async (_req, reply) => await sendPage(reply, 200, 'Trouble', `<h1>Trouble</h1>
+<p>Each button makes something go wrong, so the admin page has it to show.</p>
+<div class="card"><p>
+<button id="trouble-throw" data-userlog="throw-error">Throw an error</button>
+<button id="trouble-fail" data-userlog="request-500">Request that fails (500)</button>
+<button id="trouble-missing" data-userlog="request-404">Call a missing route (404)</button>
+<button id="trouble-dead" data-userlog="dead-button">Dead button (click it again and again)</button>
+</p>
+<p id="trouble-result" role="status"></p></div>
+<script defer src="/trouble.js"></script>`))
+  app.get('/api/demo/fail', async (_req, reply) => await reply
+    .code(500)
+    .header('Cache-Control', 'no-store')
+    .send({ error: 'Internal Server Error', message: 'this request fails on purpose' }))
 
   // A page that always fails, so the admin page has a server error to show.
   app.get('/broken', async () => {

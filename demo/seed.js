@@ -1,6 +1,7 @@
 // Seeded traffic, so the admin page has something to show before anyone clicks: a few dozen
 // requests of alice, bob and carol through the app itself (app.inject), with their login cookies,
-// then one flush so every entry is in Redis when the demo prints its URLs.
+// and a few browser page views with their active time (for the report's time on page), then one
+// flush so every entry is in Redis when the demo prints its URLs.
 import { COOKIE_NAME } from './app.js'
 
 const BROWSERS = {
@@ -29,6 +30,16 @@ const VISITS = {
   ]
 }
 
+/**
+ * Page views as the tracker reports them: [path, heartbeats sent, active ms reported on leaving
+ * (null: the leave never arrived)].
+ */
+const PAGE_TIMES = {
+  alice: [['/items', 3, 48_000], ['/items/1', 1, 21_500], ['/about', 0, 6_000]],
+  bob: [['/items', 2, null], ['/about', 0, 9_000]],
+  carol: [['/items', 2, 33_000], ['/spa', 4, null]]
+}
+
 /** Logs a user in through /login and returns the signed cookie, as "name=value" for a Cookie header. */
 export async function loginCookie (app, user) {
   const res = await app.inject({ method: 'GET', url: `/login?user=${encodeURIComponent(user)}` })
@@ -54,6 +65,14 @@ export async function seed (app) {
         ...(body === undefined ? {} : { payload: body })
       })
       count++
+    }
+    const sid = `seed-${user}`
+    for (const [path, heartbeats, activeMs] of PAGE_TIMES[user]) {
+      app.userlog.record(user, { kind: 'pageview', src: 'client', sid, path })
+      for (let i = 0; i < heartbeats; i++) app.userlog.record(user, { kind: 'heartbeat', src: 'client', sid, path })
+      if (activeMs !== null) {
+        app.userlog.record(user, { kind: 'session_end', src: 'client', sid, path, activeMs, pageMs: activeMs + 2000 })
+      }
     }
   }
   await app.userlog.flush()

@@ -19,6 +19,11 @@
 //   P:{stats}:<day>:routes        hash  route pattern → requests ("(unmatched)" for 404s), capped
 //   P:{stats}:<day>:pages         hash  client page-view path without query → views, capped
 //   P:{stats}:<day>:interactions  hash  interaction event (click, submit…) → count, capped
+//   P:{stats}:<day>:active        hash  page path → activeMs summed over its measured leaves
+//                                       (session_end with activeMs), capped
+//   P:{stats}:<day>:measured      hash  page path → measured leaves, capped
+//   P:{stats}:<day>:beats         hash  page path → heartbeats minus the heartbeats its measured
+//                                       leaves cover (time-on-page.ts), capped; may dip below 0
 //   P:{stats}:<day>:users         HLL   distinct users
 //   P:{stats}:<day>:sessions      HLL   distinct client sessions (`sid`)
 //   P:{stats}:<day>:browser:<family>  HLL  distinct users per browser family (browsers.ts)
@@ -29,8 +34,9 @@
 //   every entry: t, user, ua (optional)
 //   kind 'request': route (null when no route matched)
 //   src 'client': kind pageview | heartbeat | interaction | session_end, sid (the browser
-//   session id), path (pageview), event (interaction type), duration (session_end: seconds
-//   since the session started)
+//   session id), path (pageview, heartbeat, session_end: the page), event (interaction type),
+//   duration (session_end: seconds since the session started), activeMs and pageMs (session_end:
+//   the left page's active time and the time since its view, ms)
 import { createHash } from 'node:crypto'
 import type { BatchOps, Contributor } from '../write/batch.js'
 import type { PluginContext } from '../context.js'
@@ -38,6 +44,7 @@ import type { Entry } from '../types.js'
 import type { Keys } from '../shared/keys.js'
 import { DayClock } from './days.js'
 import { BROWSER_FAMILIES, BrowserCache } from './browsers.js'
+import { coveredHeartbeats, measuredActiveMs } from './time-on-page.js'
 
 /** Days of counters kept: the longest report (31 days) plus one for clocks and zones. */
 export const STATS_DAYS_KEPT = 32
@@ -60,6 +67,9 @@ export interface DayKeys {
   routes: string
   pages: string
   interactions: string
+  active: string
+  measured: string
+  beats: string
   ended: string
   users: string
   sessions: string
@@ -73,6 +83,9 @@ export function dayKeys (keys: Keys, day: string): DayKeys {
     routes: keys.stats(day, 'routes'),
     pages: keys.stats(day, 'pages'),
     interactions: keys.stats(day, 'interactions'),
+    active: keys.stats(day, 'active'),
+    measured: keys.stats(day, 'measured'),
+    beats: keys.stats(day, 'beats'),
     ended: keys.stats(day, 'ended'),
     users: keys.stats(day, 'users'),
     sessions: keys.stats(day, 'sessions'),
@@ -90,7 +103,10 @@ const E_INTERACTIONS = 1 << 3
 const E_USERS = 1 << 4
 const E_SESSIONS = 1 << 5
 const E_ENDED = 1 << 6
-const E_BROWSER = 7 // + browser index
+const E_ACTIVE = 1 << 7
+const E_MEASURED = 1 << 8
+const E_BEATS = 1 << 9
+const E_BROWSER = 10 // + browser index
 
 type Extreme = ReturnType<BatchOps['extreme']>
 type Increment = ReturnType<BatchOps['hincrby']>
@@ -111,6 +127,9 @@ interface DayBatch {
   routes: Map<string, Capped>
   pages: Map<string, Capped>
   interactions: Map<string, Capped>
+  active: Map<string, Capped>
+  measured: Map<string, Capped>
+  beats: Map<string, Capped>
 }
 
 /** A short digest of a session id: the counters keep no cookie value. */
@@ -157,7 +176,8 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
       }
       d = {
         keys: k, seen: new Map(), sessions: new Set(), expiring: 0, first: null, last: null,
-        totals: new Map(), routes: new Map(), pages: new Map(), interactions: new Map()
+        totals: new Map(), routes: new Map(), pages: new Map(), interactions: new Map(),
+        active: new Map(), measured: new Map(), beats: new Map()
       }
       days.set(day, d)
     }
@@ -184,15 +204,16 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
     else d.totals.set(field, ops.hincrby(d.keys.totals, field, 1))
   }
 
-  /** +1 to a field of one of the day's capped hashes. */
+  /** +n (default 1) to a field of one of the day's capped hashes. */
   function capped (
-    ops: BatchOps, d: DayBatch, handles: Map<string, Capped>, key: string, field: string, cap: number, bit: number
+    ops: BatchOps, d: DayBatch, handles: Map<string, Capped>, key: string, field: string, cap: number, bit: number,
+    n = 1
   ): void {
     const handle = handles.get(field)
     if (handle !== undefined) {
-      handle[2]++
+      handle[2] += n
     } else {
-      handles.set(field, ops.hincrcap(key, field, 1, cap))
+      handles.set(field, ops.hincrcap(key, field, n, cap))
       expire(ops, d, bit, key)
     }
   }
@@ -252,6 +273,7 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
           break
         case 'heartbeat':
           total(ops, d, 'heartbeat')
+          if (typeof entry.path === 'string') capped(ops, d, d.beats, k.beats, pagePath(entry.path), MAX_PAGES, E_BEATS)
           break
         case 'interaction': {
           total(ops, d, 'interaction')
@@ -266,6 +288,14 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
           if (typeof sid === 'string' && sid !== '' && typeof duration === 'number' && duration >= 0) {
             ops.hmaxsum(k.ended, sidDigest(sid), Math.round(Math.min(duration, MAX_SESSION_SECONDS)), MAX_ENDED_TRACKED)
             expire(ops, d, E_ENDED, k.ended)
+          }
+          const active = measuredActiveMs(entry)
+          if (active !== null && typeof entry.path === 'string') {
+            const path = pagePath(entry.path)
+            capped(ops, d, d.active, k.active, path, MAX_PAGES, E_ACTIVE, active)
+            capped(ops, d, d.measured, k.measured, path, MAX_PAGES, E_MEASURED)
+            const covered = coveredHeartbeats(active)
+            if (covered > 0) capped(ops, d, d.beats, k.beats, path, MAX_PAGES, E_BEATS, -covered)
           }
           break
         }

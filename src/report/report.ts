@@ -5,6 +5,7 @@ import type { RedisLike } from '../types.js'
 import { BROWSER_FAMILIES } from './browsers.js'
 import { dayKeys, type DayKeys } from './counters.js'
 import { daysEndingWith, type DayClock } from './days.js'
+import { addSums, daySums, HEARTBEAT_MS, summarize, type PathSums, type TimeOnPage } from './time-on-page.js'
 
 /** Entries shown per day in `pages`, `routes` and `interactionEvents`; the rest is summed into "other". */
 export const TOP = 10
@@ -41,6 +42,8 @@ export interface Report {
   days: DayReport[]
   /** Distinct users per browser family over the range; percents sum to exactly 100. */
   browsers: BrowserShare[]
+  /** Active time per page view by path, per day and over the range (time-on-page.ts). */
+  timeOnPage: TimeOnPage
   summary: {
     requests: number
     pageviews: number
@@ -102,7 +105,7 @@ export async function buildReport (
   const pipe = client.pipeline()
   for (const k of perDay) {
     pipe.hgetall(k.totals).hgetall(k.routes).hgetall(k.pages).hgetall(k.interactions).hmget(k.ended, '#n', '#s')
-      .pfcount(k.users).pfcount(k.sessions)
+      .pfcount(k.users).pfcount(k.sessions).hgetall(k.active).hgetall(k.measured).hgetall(k.beats)
   }
   pipe.pfcount(...perDay.map((k) => k.users))
   pipe.pfcount(...perDay.map((k) => k.sessions))
@@ -120,6 +123,8 @@ export async function buildReport (
     users: 0, sessions: 0, first: null, last: null
   }
   let seconds = 0
+  const rangeSums: PathSums = new Map()
+  const timeDays: TimeOnPage['days'] = []
   const days = dates.map((date): DayReport => {
     const totals = next<Record<string, string>>()
     const routes = next<Record<string, string>>()
@@ -128,6 +133,12 @@ export async function buildReport (
     const [endedN, endedS] = next<Array<string | null>>()
     const users = next<number>()
     const sessions = next<number>()
+    const active = next<Record<string, string>>()
+    const measured = next<Record<string, string>>()
+    const beats = next<Record<string, string>>()
+    const pathSums = daySums(pages, active, measured, beats)
+    addSums(rangeSums, pathSums)
+    timeDays.push({ date, ...summarize(pathSums, TOP) })
     const ended = num(endedN ?? undefined)
     const daySeconds = num(endedS ?? undefined)
     const day: DayReport = {
@@ -167,7 +178,14 @@ export async function buildReport (
     .map((name, i) => ({ name, count: counts[i] as number, percent: shares[i] as number }))
     .filter((b) => b.count > 0)
     .sort((a, b) => b.count - a.count)
+  const timeOnPage: TimeOnPage = { heartbeatMs: HEARTBEAT_MS, ...summarize(rangeSums, TOP), days: timeDays }
   return {
-    timeZone: clock.timeZone, from: dates[0] as string, to: dates[dates.length - 1] as string, days, browsers, summary
+    timeZone: clock.timeZone,
+    from: dates[0] as string,
+    to: dates[dates.length - 1] as string,
+    days,
+    browsers,
+    timeOnPage,
+    summary
   }
 }

@@ -1,6 +1,7 @@
 // The Report, Active and Audit tabs and the export links in real headless Chromium.
 import t from 'tap'
 import type { AddressInfo } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { RedisServer } from '../helpers/redis.js'
 import { buildApp, asUser } from '../helpers/app.js'
 import { launch, watch, ARTIFACTS } from '../helpers/browser.js'
@@ -28,6 +29,13 @@ for (const event of ['click', 'click', 'submit']) {
   app.userlog.record('carol', { kind: 'interaction', src: 'client', event, sid: 'c1', ua: CHROME })
 }
 app.userlog.record('carol', { kind: 'session_end', src: 'client', sid: 'c1', duration: 150, ua: CHROME })
+// Time on page: carol's view of the hostile path measured at 45.5 s (its three heartbeats covered);
+// dan's heartbeats on a page whose view is not in the range count 15 s each.
+for (let i = 0; i < 3; i++) app.userlog.record('carol', { kind: 'heartbeat', src: 'client', path: '/' + HOSTILE })
+app.userlog.record('carol', {
+  kind: 'session_end', src: 'client', sid: 'c1', path: '/' + HOSTILE, duration: 140, activeMs: 45_500, pageMs: 50_000
+})
+for (let i = 0; i < 2; i++) app.userlog.record('dan', { kind: 'heartbeat', src: 'client', path: '/docs' })
 await app.userlog.flush()
 
 async function adminPage () {
@@ -145,5 +153,41 @@ t.test('export links on a user\'s log download; the Audit tab lists the view and
     'newest first')
   await page.screenshot({ path: `${ARTIFACTS}audit-tab.png`, fullPage: true })
   t.same(seen.errors, [])
+  await context.close()
+})
+
+t.test('time on page: a chart, a table and its CSV file in one click, with the same numbers', async (t) => {
+  const { context, page, seen } = await adminPage()
+  await page.click('.tab[data-tab=report]')
+  await page.waitForSelector('#view-report table.time-on-page-table tbody tr')
+  const cells = async (section: string): Promise<string[][]> =>
+    await page.$$eval(`#view-report table.time-on-page-table ${section} tr`,
+      (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')))
+  t.same(await cells('thead'), [['Page', 'Views', 'Measured leaves', 'Active (s)', 'Average per view (s)']])
+  const body = await cells('tbody')
+  t.same(body, [['/' + HOSTILE, '1', '1', '45.5', '45.5'], ['/docs', '0', '0', '30.0', '0.0']])
+  const foot = await cells('tfoot')
+  t.same(foot, [['(all pages)', '1', '1', '75.5', '75.5']])
+  t.same(await page.$$eval('#view-report svg.chart.time-on-page text.label', (els) => els.map((e) => e.textContent)),
+    ['/' + HOSTILE, '/docs'], 'the chart ranks the same paths, as text')
+  t.equal(await page.$$eval('#view-report svg.chart.active-daily rect.bar',
+    (r) => r[r.length - 1]?.getAttribute('data-value')), '76', "today's average active seconds per view")
+  t.equal(await page.$$eval('#view-report img, #view-report script', (n) => n.length), 0, 'no element made from data')
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#view-report a.time-on-page-csv')])
+  t.match(download.suggestedFilename(), /^userlog-time-on-page-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/)
+  const path = await download.path()
+  const csv = readFileSync(path, 'utf8')
+  const lines = csv.split('\r\n')
+  t.equal(lines.pop(), '', 'CRLF after every line')
+  t.equal(lines[0], 'path,views,measuredViews,activeSeconds,avgActiveSeconds')
+  // A path with a quote or comma would be quoted; these are not.
+  t.same(lines.slice(1).map((l) => l.split(',')), [...body, ...foot], 'the file holds the table')
+
+  await page.click('#view-report button[data-days="14"]')
+  await page.waitForFunction(() => document.querySelector('#view-report a.time-on-page-csv')
+    ?.getAttribute('href')?.endsWith('days=14'))
+  t.same(seen.errors, [])
+  t.same(seen.foreign, [])
   await context.close()
 })

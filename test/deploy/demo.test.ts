@@ -312,3 +312,21 @@ t.test('the single-page app and the tracker are part of every page', async (t) =
   const tracker = await app.inject({ url: '/userlog/tracker.js' })
   t.equal(tracker.statusCode, 200, 'the plugin serves the tracker the pages load')
 })
+
+t.test('the Trouble page is served and linked, with its script and a route that answers 500', async (t) => {
+  const app = await demo(t)
+  const page = await app.inject({ url: '/trouble' })
+  t.equal(page.statusCode, 200)
+  for (const id of ['trouble-throw', 'trouble-fail', 'trouble-missing', 'trouble-dead']) {
+    t.match(page.body, `id="${id}"`)
+  }
+  t.match(page.body, /<script defer src="\/trouble\.js"><\/script>/)
+  t.match((await app.inject({ url: '/' })).body, '<a href="/trouble">Trouble</a>', 'linked from the nav')
+  const js = await app.inject({ url: '/trouble.js' })
+  t.match(js.headers['content-type'], /javascript/)
+  t.match(js.body, 'fetch(url')
+  const fail = await app.inject({ url: '/api/demo/fail' })
+  t.equal(fail.statusCode, 500)
+  t.same(fail.json(), { error: 'Internal Server Error', message: 'this request fails on purpose' })
+  t.equal((await app.inject({ url: '/api/demo/missing' })).statusCode, 404)
+})

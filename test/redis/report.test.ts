@@ -2,15 +2,12 @@
 // GET /api/report — shape, zero-fill, counts, time-zone and DST day boundaries, browser share,
 // the 500-paths cap, expiry, erasure and access.
 import t, { type Test } from 'tap'
-import { pino } from 'pino'
 import { RedisServer } from '../helpers/redis.js'
 import { buildApp, asUser, asAdmin } from '../helpers/app.js'
 import { Keys, encodeUser } from '../../src/shared/keys.js'
-import { validateOptions } from '../../src/options.js'
-import { BatchWriter } from '../../src/write/writer.js'
-import { nextId } from '../../src/write/entry.js'
+import { writeEntries as writeReportEntries, type TimedEntry } from '../helpers/report-entries.js'
 import type { Entry } from '../../src/types.js'
-import { reportContributor, STATS_TTL_S, MAX_PAGES, pagePath } from '../../src/report/counters.js'
+import { STATS_TTL_S, MAX_PAGES, pagePath } from '../../src/report/counters.js'
 import { buildReport, percentages, top, type Report } from '../../src/report/report.js'
 import { DayClock, addDays } from '../../src/report/days.js'
 import { browserFamily, BrowserCache } from '../../src/report/browsers.js'
@@ -32,17 +29,8 @@ const UA = {
   bot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 }
 
-/** Writes entries with chosen times through a real BatchWriter and the report contributor. */
-async function writeEntries (
-  entries: Array<Partial<Entry> & { t: number, user: string }>, timeZone: string
-): Promise<void> {
-  const contributor = reportContributor({ settings: validateOptions({ timeZone }), keys })
-  const writer = new BatchWriter(db, { keys, maxEntries: 100, ttl: 86_400, indexCap: 1000, publish: false }, 10_000,
-    pino({ level: 'silent' }), [contributor])
-  for (const e of entries) writer.push({ id: nextId(), kind: 'request', ...e })
-  await writer.flush()
-  await writer.close(100)
-}
+const writeEntries = async (entries: TimedEntry[], timeZone: string): Promise<void> =>
+  await writeReportEntries(db, keys, entries, timeZone)
 
 const iso = (s: string): number => Date.parse(s)
 const client = (fields: Partial<Entry>): Partial<Entry> => ({ src: 'client', ...fields })

@@ -7,7 +7,8 @@ import { el, clear, setText } from './dom.js'
 const SVG = 'http://www.w3.org/2000/svg'
 const RANGES = [7, 14, 31]
 const COLORS = {
-  requests: '#2457c5', interactions: '#e07b00', duration: '#2a9d8f', pages: '#6a4c93', routes: '#2457c5'
+  requests: '#2457c5', interactions: '#e07b00', duration: '#2a9d8f', pages: '#6a4c93', routes: '#2457c5',
+  active: '#c2185b'
 }
 const BROWSER_COLORS = ['#2457c5', '#e07b00', '#2a9d8f', '#c2185b', '#6a4c93', '#8d6e63', '#43a047', '#9e9e9e']
 
@@ -180,6 +181,51 @@ function browserShare (browsers) {
   return el('figure', { class: 'chart-box' }, [chart, legend])
 }
 
+/** Seconds with one decimal, as the time-on-page CSV file prints them (time-on-page.ts). @param {number} ms */
+function seconds (ms) { return (ms / 1000).toFixed(1) }
+
+/**
+ * Time on page: average active time per view per day, per path, and the range's table with its
+ * CSV file (made by the server, GET api/report/time-on-page.csv, with the exports' CSV rules).
+ * @param {any} time the report's timeOnPage @param {number} days
+ */
+function timeOnPage (time, days) {
+  const parts = [
+    el('p', { class: 'hint' }, ['Active time is time a page was visible and focused: measured when the page ' +
+      `reports it as it is left, otherwise ${time.heartbeatMs / 1000} s for each heartbeat it sent.`]),
+    dailyBars('active-daily', time.days, [{
+      key: 'active',
+      label: 'Average active time per view',
+      color: COLORS.active,
+      value: (d) => Math.round(d.avgActiveMs / 1000),
+      format: duration
+    }]),
+    rankBars('time-on-page',
+      time.pages.map((/** @type {any} */ r) => [r.path, Math.round(r.avgActiveMs / 1000)]), COLORS.active,
+      'seconds active per view')
+  ]
+  if (time.pages.length === 0) return parts
+  /** @param {string} tag @param {any} r @param {string} label */
+  const row = (tag, r, label) => el('tr', {}, [
+    el(tag, tag === 'th' ? { scope: 'row', class: 'url' } : { class: 'url' }, [label]),
+    ...[String(r.views), String(r.measuredViews), seconds(r.activeMs), seconds(r.avgActiveMs)]
+      .map((text) => el('td', { class: 'ms' }, [text]))
+  ])
+  const table = el('table', { class: 'log time-on-page-table' }, [
+    el('thead', {}, [el('tr', {}, ['Page', 'Views', 'Measured leaves', 'Active (s)', 'Average per view (s)']
+      .map((c) => el('th', { scope: 'col' }, [c])))]),
+    el('tbody', {}, time.pages.map((/** @type {any} */ r) => row('td', r, r.path))),
+    el('tfoot', {}, [row('th', time, '(all pages)')])
+  ])
+  const csv = el('a', {
+    class: 'button export time-on-page-csv',
+    href: new URL(`api/report/time-on-page.csv?days=${days}`, document.baseURI).href,
+    download: '',
+    title: 'This table as CSV'
+  }, ['CSV'])
+  return [...parts, table, el('div', { class: 'toolbar' }, [csv])]
+}
+
 /** @param {string} label @param {string | number} value */
 function stat (label, value) {
   return el('div', { class: 'stat' }, [
@@ -207,6 +253,8 @@ function render (report, body) {
     ]),
     el('h2', {}, ['Top pages (page views)']),
     rankBars('pages', rangeTop(report.days.map((/** @type {any} */ d) => d.pages)), COLORS.pages, 'page views'),
+    el('h2', {}, ['Time on page (active time per view)']),
+    ...timeOnPage(report.timeOnPage, report.days.length),
     el('h2', {}, ['Top routes (requests)']),
     rankBars('routes', rangeTop(report.days.map((/** @type {any} */ d) => d.routes)), COLORS.routes, 'requests'),
     el('h2', {}, ['Average session duration per day']),
