@@ -206,6 +206,35 @@ t.test('a copied link opens the same view with the entry highlighted; a crafted 
   await context.close()
 })
 
+t.test('a failed browser request is joined to its server entry; a page leave says how long', async (t) => {
+  await app.inject({ url: '/boom', headers: asUser('joined') })
+  await app.userlog.flush()
+  const server = (await storedEntries('joined'))[0] as Json
+  await events('joined', [
+    {
+      type: 'request_failed', path: '/shop/cart', method: 'GET', url: '/boom', status: 500, ms: 4, requestId: server.reqId
+    },
+    { type: 'session_end', path: '/shop/items', activeMs: 48_000, pageMs: 72_000 }
+  ])
+  await app.userlog.flush()
+  const [left, failed] = await storedEntries('joined') as [Json, Json]
+  const { context, page, seen } = await adminPage()
+  await page.goto(`${origin}/userlog/#user=joined`)
+  await page.waitForSelector('#log tbody tr.entry a.pair')
+  t.equal(await page.textContent(`tr[data-id="${String(left.id)}"] td.kind`), 'Left')
+  t.equal(await page.textContent(`tr[data-id="${String(left.id)}"] td.url`),
+    '/shop/items after 1 min 12 s (48 s active)')
+  const failedRow = `tr[data-id="${String(failed.id)}"]`
+  t.ok(await page.$eval(failedRow, (tr) => tr.classList.contains('trouble')), 'a failed request stands out')
+  t.match(await page.textContent(`${failedRow} td.url`), /\/boom.*server entry/)
+  await page.click(`${failedRow} a.pair`)
+  t.equal(await page.getAttribute('#log tbody tr.linked', 'data-id'), String(server.id),
+    'its link leads to the server entry')
+  t.match(await page.textContent(`tr[data-id="${String(server.id)}"] td.url`), /failed in the browser/)
+  t.same(seen.errors, [])
+  await context.close()
+})
+
 t.test('a reason asked for when watching is kept in the audit record and shown in the Audit tab', async (t) => {
   await seed('reasoned')
   const { context, page, seen } = await adminPage()
@@ -235,7 +264,7 @@ t.test('a reason asked for when watching is kept in the audit record and shown i
   await context.close()
 })
 
-t.test('presence: active → gone while an admin watches, in the badge and in Active now, no reload', async (t) => {
+t.test('presence: active → away → gone while an admin watches, in the badge and Active now, no reload', async (t) => {
   const { context, page, seen } = await adminPage()
   await page.goto(`${origin}/userlog/#user=dora`)
   await page.waitForSelector('#message:text("No logs for dora")')
@@ -256,6 +285,16 @@ t.test('presence: active → gone while an admin watches, in the badge and in Ac
   await active.page.waitForFunction(() => [...document.querySelectorAll('#active tbody tr')]
     .some((tr) => tr.querySelector('td')?.textContent === 'dora' && tr.getAttribute('data-state') === 'active'))
 
+  // The tab hidden, as the browser says it when the customer switches tabs.
+  await shop.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true })
+    document.dispatchEvent(new Event('visibilitychange'))
+  })
+  await page.waitForSelector('#presence .presence[data-state=away]')
+  await active.page.waitForFunction(() => [...document.querySelectorAll('#active tbody tr')]
+    .some((tr) => tr.querySelector('td')?.textContent === 'dora' && tr.getAttribute('data-state') === 'away'))
+
   await shop.close({ runBeforeUnload: true })
   // Gone once the leave is LEAVE_GRACE_MS old with nothing after it: by the clock, not by a new entry.
   await page.waitForSelector('#presence .presence[data-state=gone]', { timeout: presence.LEAVE_GRACE_MS + 10_000 })
@@ -263,7 +302,7 @@ t.test('presence: active → gone while an admin watches, in the badge and in Ac
     .some((tr) => tr.querySelector('td')?.textContent === 'dora' && tr.getAttribute('data-state') === 'gone'),
   undefined, { timeout: 15_000 })
   await active.page.screenshot({ path: `${ARTIFACTS}console-active-now.png` })
-  t.pass('active, then gone, in both views')
+  t.pass('active, away, then gone, in both views')
   t.same(seen.errors, [])
   t.same(active.seen.errors, [])
   await customer.close()

@@ -3,6 +3,7 @@
 // node). Also the export links: per user in the log toolbar, for all users on this tab.
 import { api, userPath } from './api.js'
 import { el, clear, setText } from './dom.js'
+import { formatTime } from './time.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const RANGES = [7, 14, 31]
@@ -54,7 +55,7 @@ function duration (s) {
 }
 
 /** @param {number | null} ms */
-function when (ms) { return ms === null ? '—' : new Date(ms).toLocaleString() }
+function when (ms) { return ms === null ? '—' : formatTime(ms) }
 
 /**
  * Vertical bars per day, one group of `series.length` bars per day (zero bars are drawn with
