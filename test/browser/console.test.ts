@@ -212,7 +212,8 @@ t.test('a failed browser request is joined to its server entry; a page leave say
   const server = (await storedEntries('joined'))[0] as Json
   await events('joined', [
     {
-      type: 'request_failed', path: '/shop/cart', method: 'GET', url: '/boom', status: 500, ms: 4, requestId: server.reqId
+      type: 'request_failed', path: '/shop/cart', method: 'GET', url: '/boom', status: 500, ms: 4,
+      requestId: server.reqId
     },
     { type: 'session_end', path: '/shop/items', activeMs: 48_000, pageMs: 72_000 }
   ])
