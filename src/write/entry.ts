@@ -48,8 +48,11 @@ function decodeName (raw: string): string {
   try { return decodeURIComponent(plus).toLowerCase() } catch { return plus.toLowerCase() }
 }
 
-/** A compiled `ignore` option: strings match the path or a sub-path at a `/` boundary. */
-export function compileIgnore (patterns: Array<string | RegExp>): (path: string) => boolean {
+/**
+ * A compiled `ignore` option, tested on a request URL without its query: strings match the path
+ * or a sub-path at a `/` boundary, a RegExp is tested on the path.
+ */
+export function compileIgnore (patterns: Array<string | RegExp>): (url: string) => boolean {
   const exact = new Set<string>()
   const prefixes: string[] = []
   const regexps: RegExp[] = []
@@ -63,7 +66,9 @@ export function compileIgnore (patterns: Array<string | RegExp>): (path: string)
       prefixes.push(base === '/' ? '/' : base + '/')
     }
   }
-  return (path) => {
+  return (url) => {
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
     if (exact.has(path)) return true
     for (const prefix of prefixes) if (path.startsWith(prefix)) return true
     for (const re of regexps) if (re.test(path)) return true

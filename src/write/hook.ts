@@ -20,9 +20,7 @@ function makeLoggedUser (settings: Settings, host: HostCallbacks, log: FastifyBa
     if ((req.routeOptions.config as { userlog?: unknown }).userlog === false) return undefined
     const user = host.user(req, log)
     if (user === undefined) return undefined
-    const url = req.url
-    const q = url.indexOf('?')
-    return ignored(q === -1 ? url : url.slice(0, q)) ? undefined : user
+    return ignored(req.url) ? undefined : user
   }
 }
 

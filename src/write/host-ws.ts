@@ -42,8 +42,7 @@ export function logHostWebSockets (fastify: FastifyInstance, settings: Settings,
     // The user is asked now, after every hook of the route (an auth hook may set it late).
     const user = host.user(req, log)
     if (user === undefined) return
-    const q = req.url.indexOf('?')
-    if (ignored(q === -1 ? req.url : req.url.slice(0, q))) return
+    if (ignored(req.url)) return
     const opened = requestEntry(req, reply, user, redactQuery)
     opened.status = SWITCHING_PROTOCOLS
     // Kept before transform sees the entry, which may change it in place.
