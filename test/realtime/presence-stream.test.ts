@@ -101,7 +101,7 @@ t.test('after a lost subscriber connection, what the channel missed is read from
   const missed = client('frank', 'pageview', { path: '/missed' })
   await db.lpush(keys.log('frank'), JSON.stringify(missed))
   await db.zadd(keys.usersIndex, missed.t, 'frank')
-  await db.client('KILL', 'TYPE', 'pubsub')
+  await db.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
   await c.until(() => changes(c).some((u) => u.user === 'frank'), 15_000, 'frank after up')
   t.match(changes(c), [{ user: 'frank', state: 'active', page: '/missed' }])
   const statuses = c.ofType('status').map((m) => m.redis)
