@@ -30,11 +30,12 @@ export interface Settings {
   timeZone: string
   maxBuffer: number
   anonymizeSecret: string | null
+  describeUser: UserlogOptions['describeUser'] | null
 }
 
 const KNOWN = ['redis', 'prefix', 'routePrefix', 'getUser', 'isAdmin', 'maxEntries', 'ttl', 'ignore',
   'redactQuery', 'transform', 'trackAnonymous', 'realtimeUrl', 'allowedOrigins', 'timeZone', 'maxBuffer',
-  'anonymizeSecret']
+  'anonymizeSecret', 'describeUser']
 
 const REDIS_EXPECTED = 'a redis:// or rediss:// URL, comma-separated cluster seed URLs, ioredis options or an ioredis instance'
 
@@ -145,6 +146,7 @@ export function validateOptions (input: unknown): Settings {
     allowedOrigins: new Set(allowedOrigins.map((o) => normalizeOrigin(o) as string)),
     timeZone: timeZoneOption(r),
     maxBuffer: r.integer('maxBuffer', 10_000, 1, 10_000_000),
-    anonymizeSecret: anonymizeSecretOption(r)
+    anonymizeSecret: anonymizeSecretOption(r),
+    describeUser: r.fn<NonNullable<Settings['describeUser']>>('describeUser')
   }
 }
