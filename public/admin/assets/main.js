@@ -5,6 +5,7 @@ import { LogTable } from './logtable.js'
 // Each feature module wires itself to the page through the userlog:* events dispatched here.
 import './live.js'
 import './sessions.js'
+import './user-card.js'
 import './report.js'
 import './audit.js'
 
