@@ -1,6 +1,6 @@
 // GET {routePrefix}/api/sessions/<user>?limit=50 (admin only: registered inside the admin scope):
 // the user's browser sessions, newest first:
-//   { user, sessions: [{ sid, start, last, end, endedBy, duration, ua, landing, pages, events }] }
+//   { user, sessions: [{ sid, start, last, end, endedBy, duration, ua, fields, landing, pages, events }] }
 // An unknown user has no sessions (200 with an empty list). Reading them is audited like a log view.
 //
 // GET {routePrefix}/api/users/<user>/card (admin only): who the user is (card.ts):
