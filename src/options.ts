@@ -31,11 +31,12 @@ export interface Settings {
   maxBuffer: number
   anonymizeSecret: string | null
   exposeRequestId: boolean
+  describeUser: UserlogOptions['describeUser'] | null
 }
 
 const KNOWN = ['redis', 'prefix', 'routePrefix', 'getUser', 'isAdmin', 'maxEntries', 'ttl', 'ignore',
   'redactQuery', 'transform', 'trackAnonymous', 'realtimeUrl', 'allowedOrigins', 'timeZone', 'maxBuffer',
-  'anonymizeSecret', 'exposeRequestId']
+  'anonymizeSecret', 'exposeRequestId', 'describeUser']
 
 const REDIS_EXPECTED = 'a redis:// or rediss:// URL, comma-separated cluster seed URLs, ioredis options or an ioredis instance'
 
@@ -147,6 +148,7 @@ export function validateOptions (input: unknown): Settings {
     timeZone: timeZoneOption(r),
     maxBuffer: r.integer('maxBuffer', 10_000, 1, 10_000_000),
     anonymizeSecret: anonymizeSecretOption(r),
-    exposeRequestId: booleanOption(r, 'exposeRequestId', false)
+    exposeRequestId: booleanOption(r, 'exposeRequestId', false),
+    describeUser: r.fn<NonNullable<Settings['describeUser']>>('describeUser')
   }
 }

@@ -104,6 +104,13 @@ export interface UserlogOptions {
    * readable cross-origin by `allowedOrigins`. @default false
    */
   exposeRequestId?: boolean
+  /**
+   * Who the user is, for the admin page's user card: called once per browser session (on its
+   * first post to /events), synchronously. At most 8 fields, keys of at most 32 characters, values
+   * strings of at most 100 (numbers and booleans are converted); the rest is ignored with one
+   * warning. A throw is logged once and the session gets no fields.
+   */
+  describeUser?: (req: FastifyRequest) => Record<string, string | number | boolean> | null | undefined
 }
 
 export interface WriterStats {

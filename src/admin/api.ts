@@ -9,6 +9,7 @@ import { boundedCount, countSchema, userFromPath } from '../shared/http.js'
 import { GRANT_TTL_S, newToken, serializeGrant } from '../shared/grants.js'
 import { makeExports } from '../report/export.js'
 import { filterOf, filterQuerySchema, filters, type FilterQuery } from '../shared/view-rules.js'
+import { withSessionAgents } from '../collector/sessions.js'
 
 /** Characters of a watch's reason kept in the audit trail. */
 export const MAX_REASON = 200
@@ -86,8 +87,9 @@ export async function adminApi (app: FastifyInstance, ctx: PluginContext): Promi
     const shown = filters.isEmpty(filter)
       ? raw
       : raw.filter((json) => filters.matches(filter, JSON.parse(json) as Record<string, unknown>))
+    const entries = await withSessionAgents(store.client, store.keys, user, shown)
     return await reply.type('application/json; charset=utf-8')
-      .send(`{"user":${JSON.stringify(user)},"entries":[${shown.join(',')}]}`)
+      .send(`{"user":${JSON.stringify(user)},"entries":[${entries.join(',')}]}`)
   })
 
   app.delete('/api/users/*', async (req, reply) => {

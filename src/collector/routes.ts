@@ -27,6 +27,8 @@ import { makeOriginCheck } from '../shared/origin.js'
 import { bodySchema, formatErrors, MAX_BODY, type ClientEvent } from './schema.js'
 import { addEventFields } from './fields.js'
 import { COOKIE_NAME, INACTIVITY_MS, cookieValue, readCookie, resolveSession } from './sid.js'
+import { forSession } from './sessions.js'
+import { makeDescribeUser } from './describe-user.js'
 
 /** Posts to /events allowed per user (or per IP for visitors without a user) and window. */
 export const EVENTS_PER_WINDOW = 120
@@ -40,6 +42,7 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
   const checkOrigin = makeOriginCheck(allowedOrigins)
   const host = hostCallbacks(settings, ' on /events', 'treating the post as anonymous')
   const userOf = (req: FastifyRequest): string | undefined => host.user(req, req.log)
+  const describeUser = makeDescribeUser(settings)
 
   // --- tracker.js: public, cacheable, revalidated by ETag --------------------------------------
   const tracker = readFileSync(TRACKER_FILE)
@@ -124,6 +127,8 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
     const session = resolveSession(readCookie(req.headers.cookie), known, now)
     const user = known ?? 'anon:' + session.sid
     const ua = req.headers['user-agent']
+    // Who the user is: asked once per session, on the post that starts it.
+    const fields = session.fresh && describeUser !== null ? describeUser(req, req.log) : null
     events.forEach((e, i) => {
       const entry: Entry = {
         id: nextId(),
@@ -140,7 +145,7 @@ export async function collectorRoutes (app: FastifyInstance, ctx: PluginContext)
       addEventFields(entry, e, redactQuery)
       if (e.type === 'session_end') entry.duration = Math.max(0, Math.round((now - session.start) / 1000))
       const out = host.transform(entry, req, req.log)
-      if (out !== null) writer.push(out)
+      if (out !== null) writer.push(forSession(out, fields))
     })
     setSessionCookie(req, reply, cookieValue(session, known, now), routePrefix)
     return await reply.code(204).send()

@@ -8,6 +8,7 @@
 //   <sid>:last     ms of its latest event of any kind, heartbeats included (HMAX)
 //   <sid>:end      ms of its latest session_end (HMAX)
 //   <sid>:ua       User-Agent, recorded once (HSETNX)
+//   <sid>:fields   what the host's describeUser said when the session started: JSON (HSETNX)
 //   <sid>:landing  path of its first page view (HSETNX)
 //   <sid>:pages    page views (HINCRBY)
 //   <sid>:events   events of any kind (HINCRBY)
@@ -15,12 +16,17 @@
 // sends one on every page it leaves, and the next page view reopens it), or after INACTIVITY_MS
 // without events (it then ended at `last`). Its duration is (end or last) - start, so it is
 // defined for open sessions too and never negative.
+//
+// The User-Agent is stored once per session, not in every client entry (it was most of an
+// entry's bytes): forSession() hides `ua` from the entry's JSON and the readers of the log join
+// it back from this hash by sid (withSessionAgents), one HMGET per page of entries.
 import type { BatchOps, Contributor } from '../write/batch.js'
 import type { PluginContext } from '../context.js'
 import type { Entry } from '../types.js'
 import type { RedisLike } from '../types.js'
 import type { Keys } from '../shared/keys.js'
 import { INACTIVITY_MS } from './sid.js'
+import type { UserFields } from './describe-user.js'
 
 export interface SessionSummary {
   sid: string
@@ -32,9 +38,36 @@ export interface SessionSummary {
   /** Seconds from start to end (or to the last event while open). */
   duration: number
   ua: string | null
+  /** describeUser's fields for this session, null when it recorded none. */
+  fields: UserFields | null
   landing: string | null
   pages: number
   events: number
+}
+
+/** The session a client entry counts towards; null for server entries (and if a transform removed sid or t). */
+function sessionOf (entry: Entry): string | null {
+  if (entry.src !== 'client') return null
+  const sid = entry.sid
+  const t = entry.t
+  if (typeof sid !== 'string' || sid === '' || typeof t !== 'number' || !Number.isFinite(t)) return null
+  return sid
+}
+
+/** describeUser's fields waiting to reach their session hash, by entry (they are never part of the entry). */
+const pendingFields = new WeakMap<Entry, UserFields>()
+
+/**
+ * Readies a client entry for the writer. Its User-Agent goes to the session (HSETNX in the same
+ * script call as the log line, so the hash has it whenever the entry is stored): `ua` stays
+ * readable on the object, for the contributors, but is made non-enumerable, which JSON.stringify
+ * leaves out. `fields` (describeUser's) go to the session the same way, outside the entry.
+ */
+export function forSession (entry: Entry, fields: UserFields | null): Entry {
+  if (sessionOf(entry) === null) return entry
+  if ('ua' in entry) Object.defineProperty(entry, 'ua', { enumerable: false })
+  if (fields !== null) pendingFields.set(entry, fields)
+  return entry
 }
 
 export function sessionContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>): Contributor | null {
@@ -45,10 +78,9 @@ export function sessionContributor (ctx: Pick<PluginContext, 'settings' | 'keys'
   let once = new Set<string>()
 
   return function sessions (entry: Entry, ops: BatchOps): void {
-    if (entry.src !== 'client') return
-    const sid = entry.sid
+    const sid = sessionOf(entry)
+    if (sid === null) return
     const t = entry.t
-    if (typeof sid !== 'string' || sid === '' || typeof t !== 'number' || !Number.isFinite(t)) return
     if (ops !== batch) {
       batch = ops
       expiring = new Set()
@@ -63,6 +95,11 @@ export function sessionContributor (ctx: Pick<PluginContext, 'settings' | 'keys'
     if (!once.has(id)) {
       once.add(id)
       if (typeof entry.ua === 'string' && entry.ua !== '') ops.hsetnx(key, sid + ':ua', entry.ua)
+    }
+    const fields = pendingFields.get(entry)
+    if (fields !== undefined && !once.has(id + '\0fields')) {
+      once.add(id + '\0fields')
+      ops.hsetnx(key, sid + ':fields', JSON.stringify(fields))
     }
     if (entry.kind === 'pageview') {
       ops.hincrby(key, sid + ':pages', 1)
@@ -116,6 +153,7 @@ export function summarize (hash: Record<string, string>, now: number): SessionSu
       endedBy,
       duration: Math.max(0, Math.round(((end ?? last) - start) / 1000)),
       ua: f.ua ?? null,
+      fields: parseFields(f.fields),
       landing: f.landing ?? null,
       pages: Number(f.pages ?? 0) || 0,
       events: Number(f.events ?? 0) || 0
@@ -131,4 +169,46 @@ export async function readSessions (
 ): Promise<SessionSummary[]> {
   const hash = await client.hgetall(keys.sessions(user))
   return summarize(hash, now).slice(0, limit)
+}
+
+/** A session's stored fields; null when absent or not an object of strings. */
+function parseFields (json: string | undefined): UserFields | null {
+  if (json === undefined) return null
+  let value: unknown
+  try { value = JSON.parse(json) } catch { return null }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null
+  return Object.values(value).every((v) => typeof v === 'string') ? value as UserFields : null
+}
+
+/** Every stored entry with a session id has this in its JSON (so entries without it need no parse). */
+const UA_CANDIDATE = '"sid":"'
+
+/**
+ * Stored entries (JSON) with `ua` joined back into the client entries that left it to their
+ * session: one HMGET of the user's sessions hash for the whole list. An entry whose session no
+ * longer has a User-Agent (the hash expired, or the browser sent none) gets `"ua":""`, as an
+ * entry of a request without the header always had. Other entries are returned as they were.
+ */
+export async function withSessionAgents (
+  client: RedisLike, keys: Keys, user: string, raw: string[]
+): Promise<string[]> {
+  const missing: Array<{ index: number, sid: string }> = []
+  raw.forEach((json, index) => {
+    if (!json.includes(UA_CANDIDATE)) return
+    let entry: Entry
+    try { entry = JSON.parse(json) as Entry } catch { return }
+    if (typeof entry !== 'object' || entry === null || entry.ua !== undefined) return
+    const sid = sessionOf(entry)
+    if (sid !== null) missing.push({ index, sid })
+  })
+  if (missing.length === 0) return raw
+  const sids = [...new Set(missing.map((m) => m.sid))]
+  const agents = await client.hmget(keys.sessions(user), ...sids.map((sid) => sid + ':ua'))
+  const agentOf = new Map(sids.map((sid, i) => [sid, agents[i] ?? '']))
+  const out = raw.slice()
+  for (const { index, sid } of missing) {
+    const json = out[index] as string
+    out[index] = json.slice(0, json.lastIndexOf('}')) + ',"ua":' + JSON.stringify(agentOf.get(sid) ?? '') + '}'
+  }
+  return out
 }

@@ -10,6 +10,7 @@ import type { Entry } from '../types.js'
 import { Anonymizer } from './anonymize.js'
 import { CSV_HEADER, entryLine } from './csv.js'
 import { DayClock } from './days.js'
+import { withSessionAgents } from '../collector/sessions.js'
 
 export type ExportFormat = 'csv' | 'ndjson'
 export interface ExportOptions { format: ExportFormat, anonymize: boolean }
@@ -86,6 +87,11 @@ export function makeExports (ctx: PluginContext) {
   const clock = new DayClock(settings.timeZone)
   const client = store.client
 
+  /** A user's retained entries, newest first, with the User-Agent of client entries joined back. */
+  async function readLog (user: string): Promise<string[]> {
+    return await withSessionAgents(client, keys, user, await client.lrange(keys.log(user), 0, -1))
+  }
+
   function start (
     reply: FastifyReply, options: ExportOptions, name: string, body: AsyncIterable<string>
   ): FastifyReply {
@@ -101,7 +107,7 @@ export function makeExports (ctx: PluginContext) {
   async function exportUser (req: FastifyRequest, reply: FastifyReply, user: string): Promise<FastifyReply> {
     const options = exportOptions(req.query, settings.anonymizeSecret)
     await audit.record(req, 'export', user)
-    const raw = await client.lrange(keys.log(user), 0, -1)
+    const raw = await readLog(user)
     if (raw.length === 0) return await reply.code(404).send({ error: 'Not Found', message: `No logs for ${user}` })
     const anonymizer = options.anonymize ? new Anonymizer(settings.anonymizeSecret as string) : null
     async function * body (): AsyncGenerator<string> {
@@ -124,8 +130,7 @@ export function makeExports (ctx: PluginContext) {
       for (;;) {
         const members = await client.zrangebylex(keys.namesIndex, from, '+', 'LIMIT', 0, PAGE)
         for (const member of members) {
-          const raw = await client.lrange(keys.log(member.slice(member.indexOf('\0') + 1)), 0, -1)
-          yield * lines(raw, options, anonymizer)
+          yield * lines(await readLog(member.slice(member.indexOf('\0') + 1)), options, anonymizer)
         }
         if (members.length < PAGE) return
         from = '(' + (members[members.length - 1] as string)

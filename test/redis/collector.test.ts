@@ -105,9 +105,9 @@ t.test('one JSON event and a text/plain batch are stored as client entries with 
   const [end, custom, click, beat, view] = log
   t.match(view, {
     user: 'alice', kind: 'pageview', src: 'client', sid, path: '/home?tab=2&token=REDACTED', ip: '127.0.0.1',
-    ua: 'Test/1.0',
     clientDate: date, referrer: 'https://search.example/?q=x&password=REDACTED'
   })
+  t.ok(log.every((e) => !('ua' in e)), 'the User-Agent is kept by the session, not by each entry')
   t.type(view?.id, 'string')
   t.ok(Math.abs(Number(view?.t) - Date.now()) < 60_000, 't is the server time')
   t.equal(view?.method, undefined)
@@ -141,7 +141,9 @@ t.test('the server time is t; the client cannot set ip, user, t or kind', async 
   const [entry, ...rest] = await logOf('bob')
   t.equal(rest.length, 0)
   t.equal(entry?.ip, '127.0.0.1', 'req.ip, not X-Forwarded-For (the host does not trust a proxy)')
-  t.equal((entry?.ua as string).length, 512, 'the UA is truncated')
+  t.equal(entry?.ua, undefined, 'the UA is kept by the session')
+  const [session] = summarize(await db.hgetall(keys.sessions('bob')), Date.now())
+  t.equal(session?.ua?.length, 512, 'the UA is truncated')
 })
 
 // Each row: a name, the body (string = sent as is), the expected status, options, and a part of the message.
@@ -342,7 +344,8 @@ t.test('sessions: start, last seen, end, reopening, inactivity, and bad cookies'
   const start = Number(h0[`${sid}:start`])
   t.equal(h0[`${sid}:last`], String(start))
   t.same(summarize(h0, start)[0], {
-    sid, start, last: start, end: null, endedBy: null, duration: 0, ua: 'Test/1.0', landing: '/a', pages: 1, events: 1
+    sid, start, last: start, end: null, endedBy: null, duration: 0, ua: 'Test/1.0', fields: null, landing: '/a',
+    pages: 1, events: 1
   }, 'an open session has a duration (last - start)')
 
   await new Promise((resolve) => setTimeout(resolve, 20))

@@ -14,6 +14,7 @@ import { setOpenUser } from './active-now.js'
 import './live.js'
 import './sessions.js'
 import './presence-badge.js'
+import './user-card.js'
 import './report.js'
 import './audit.js'
 
