@@ -213,6 +213,8 @@ async function main () {
     const load = startLoad(host.port, counters)
     const live = { minute: [], all: [], sessions: 0, closedEarly: 0, refused: 0, retries: 0, dropped: 0 }
     await db.ping() // connected before the viewers' first commands
+    // While Redis restarts, each viewer slot's waiting command adds a listener to the client.
+    db.setMaxListeners(VIEWERS + 10)
     for (let i = 0; i < VIEWERS; i++) {
       slots.push(viewerSlot(realtime.ws, db, live, () => stopped))
       await sleep(100)
