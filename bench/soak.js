@@ -2,6 +2,7 @@
 // Soak: a long run that shows whether the host's and the realtime server's memory grows.
 //
 //   npm run build && node bench/soak.js [--minutes 10] [--users 1000] [--viewers 20] [--rate 300] [--json]
+//                                       [--quick (3 minutes)] [--heap-snapshots DIR (of both servers, at the end)]
 //
 // Three processes besides this one: a private redis-server (append-only file fsynced on every
 // write, so that its restart loses nothing it acknowledged), a host app with the plugin
@@ -41,7 +42,7 @@ const { values: opt } = parseArgs({
     'heap-snapshots': { type: 'string' }
   }
 })
-const MINUTES = opt.quick ? 2 : Number(opt.minutes)
+const MINUTES = opt.quick ? 3 : Number(opt.minutes)
 const USERS = Number(opt.users)
 const VIEWERS = Number(opt.viewers)
 const RATE = Number(opt.rate)

@@ -1,4 +1,4 @@
-// What Linux says about a process in /proc: its CPU time and resident memory.
+// What Linux says about a process in /proc: its CPU time.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
@@ -17,16 +17,6 @@ export function cpuSeconds (pid) {
     // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) / clockTicks()
-  } catch {
-    return NaN
-  }
-}
-
-/** Resident memory of `pid` in MiB (VmRSS of /proc/<pid>/status), NaN when it is gone. */
-export function rssMiB (pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m === null ? NaN : Number(m[1]) / 1024
   } catch {
     return NaN
   }
