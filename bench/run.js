@@ -2,14 +2,15 @@
 // Runs every benchmark in bench/ that supports --json, one after the other (never two at once:
 // they would share the CPU), and prints one markdown table of their figures, with the machine.
 //
-//   node bench/run.js [--quick] [--only NAME[,NAME]] [--json]
+//   node bench/run.js [--quick] [--only NAME[,NAME]] [--soak] [--json]
 //
 // A benchmark takes part when its source mentions '--json'. Run with --json (and --quick when
 // given), it prints one JSON object on stdout (progress and logs go to stderr):
 //   { "benchmark": "overhead", "title": "…",
 //     "results": [{ "name": "…", "value": 3.1, "unit": "µs", "goal": "≤ 5", "pass": true }, …] }
 // pass is true, false, or null for a figure without a goal. A benchmark whose JSON has no
-// `results` list is shown with its top-level numbers.
+// `results` list is shown with its top-level numbers. The soak (bench/soak.js, ten minutes) runs
+// only when asked for, with --soak or --only soak.
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
@@ -22,15 +23,18 @@ const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    soak: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
   }
 })
 
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().replace(/\.js$/, ''))) : null
+const OPT_IN = new Set(['soak.js'])
+const wanted = (f) => only === null ? !OPT_IN.has(f) || opt.soak : only.has(basename(f, '.js'))
 const benches = readdirSync(dir)
   .filter((f) => f.endsWith('.js') && f !== 'run.js')
   .filter((f) => readFileSync(join(dir, f), 'utf8').includes('--json'))
-  .filter((f) => only === null || only.has(basename(f, '.js')))
+  .filter(wanted)
   .sort((a, b) => (a === 'overhead.js' ? -1 : b === 'overhead.js' ? 1 : a.localeCompare(b)))
 
 // The overhead benchmark runs three times: on a single Redis node, on a three-node Redis Cluster,

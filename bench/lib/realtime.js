@@ -14,11 +14,15 @@ export const keys = {
   token: (t) => `userlog:{tok}:${t}`
 }
 
-/** Starts `userlog realtime` on a free port and waits until it reports Redis up. */
-export async function startRealtime (redisUrl) {
+/**
+ * Starts `userlog realtime` on a free port and waits until it reports Redis up. `execArgv` are
+ * node's own flags for it; with `ipc` it gets an IPC channel (for bench/lib/memory-probe.js).
+ */
+export async function startRealtime (redisUrl, { execArgv = [], ipc = false } = {}) {
   const port = await freePort()
-  const args = [CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn']
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  const args = [...execArgv, CLI, 'realtime', '--port', String(port), '--redis', redisUrl, '--log-level', 'warn']
+  const stdio = ['ignore', 'ignore', 'inherit', ...(ipc ? ['ipc'] : [])]
+  const proc = spawn(process.execPath, args, { stdio })
   const http = `http://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
     if (proc.exitCode !== null) {

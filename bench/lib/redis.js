@@ -19,20 +19,63 @@ export function redisServerVersion () {
   }
 }
 
-/** Starts redis-server on a free port; resolves once it answers PING. */
-export async function startRedis () {
+/**
+ * Starts redis-server on a free port; resolves once it answers PING. With `persistent`, it keeps an
+ * append-only file fsynced on every write, so that `restart()` (SIGKILL, then a new redis-server on
+ * the same port and directory) loses nothing Redis acknowledged; `pid` then names the new process.
+ */
+export async function startRedis ({ persistent = false } = {}) {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-redis-'))
-  const proc = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--dir', dir, '--protected-mode', 'no', '--loglevel', 'warning'
-  ], { stdio: ['ignore', 'ignore', 'inherit'] })
+  ]
+  let proc = await spawnUntilPing(args, port)
+  if (proc === null) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error('redis-server did not start (is it installed? `make bench` installs it)')
+  }
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((resolve) => proc.once('exit', resolve))
+      proc.kill('SIGKILL')
+      await exited
+    }
+  }
+  return {
+    get pid () { return proc.pid },
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    client () {
+      const c = new Redis({ port, maxRetriesPerRequest: 1 })
+      c.on('error', () => {})
+      return c
+    },
+    /** Kills redis-server and starts a new one on the same port; resolves once it answers PING. */
+    async restart () {
+      await kill()
+      const next = await spawnUntilPing(args, port)
+      if (next === null) throw new Error('redis-server did not come back after the restart')
+      proc = next
+    },
+    async stop () {
+      await kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Spawns redis-server with `args`; the process once it answers PING on `port`, else null. */
+async function spawnUntilPing (args, port) {
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] })
   const spawnError = new Promise((_resolve, reject) => proc.once('error', reject))
   spawnError.catch(() => {})
   const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
   probe.on('error', () => {})
   let ready = false
-  for (let i = 0; i < 100 && !ready; i++) {
+  for (let i = 0; i < 200 && !ready; i++) {
     if (proc.exitCode !== null) break
     try {
       await Promise.race([probe.connect().then(() => probe.ping()), spawnError])
@@ -45,27 +88,9 @@ export async function startRedis () {
   }
   if (!ready) {
     proc.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-    throw new Error('redis-server did not start (is it installed? `make bench` installs it)')
+    return null
   }
-  return {
-    pid: proc.pid,
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    client () {
-      const c = new Redis({ port, maxRetriesPerRequest: 1 })
-      c.on('error', () => {})
-      return c
-    },
-    async stop () {
-      if (proc.exitCode === null) {
-        const exited = new Promise((resolve) => proc.once('exit', resolve))
-        proc.kill('SIGKILL')
-        await exited
-      }
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
+  return proc
 }
 
 /** Parses `INFO` text into { section fields }: numbers stay strings except where asked. */

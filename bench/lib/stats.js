@@ -27,3 +27,18 @@ export function round (x, digits = 2) {
   const f = 10 ** digits
   return Math.round(x * f) / f
 }
+
+/** Slope of the least-squares line through the points (xs[i], ys[i]); NaN with fewer than two. */
+export function slope (xs, ys) {
+  const n = xs.length
+  if (n < 2) return NaN
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my)
+    den += (xs[i] - mx) ** 2
+  }
+  return den === 0 ? NaN : num / den
+}
