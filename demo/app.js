@@ -127,6 +127,12 @@ export async function buildDemo ({ redisUrl, realtimePort = 8080, realtimeUrl, l
     ...(redisUrl === undefined ? {} : { redis: redisUrl }),
     isAdmin: (req) => req.user?.username === 'admin',
     anonymizeSecret: DEMO_ANONYMIZE_SECRET,
+    // The browser's failed requests name the server entry of the same request.
+    exposeRequestId: true,
+    // What a host would know of its user, shown on the admin page's user card.
+    describeUser: (req) => req.user === undefined
+      ? undefined
+      : { plan: req.user.username === 'alice' ? 'Pro' : 'Free', account: `acct-${req.user.username.length}` },
     ...(live === undefined ? {} : { realtimeUrl: live })
   })
 

@@ -256,7 +256,7 @@ export class LogTable {
       url.append(el('span', { class: 'kind' }, [` [${entry.element}]`]))
     }
     const said = summary(entry)
-    if (said !== '') url.append(el('span', { class: 'summary' }, [` ${said}`]))
+    if (said !== '') url.append(el('span', { class: 'row-summary' }, [` ${said}`]))
     tr.append(url)
     const status = el('td', { class: 'status-cell' })
     if (typeof entry.status === 'number') {
