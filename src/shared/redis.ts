@@ -180,20 +180,37 @@ export function createClient (redis: string | RedisOptions | RedisLike, tuning: 
 export async function whenReady (client: { status: string } & EventEmitter, ms: number): Promise<boolean> {
   if (client.status === 'ready') return true
   if (client.status === 'end') return false
-  return await new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer)
+  // Every caller waiting on one client shares one pair of listeners: during an outage many
+  // commands wait at once, and a pair each would trip Node's MaxListenersExceededWarning.
+  let waiters = readyWaiters.get(client)
+  if (waiters === undefined) {
+    const all = new Set<(ok: boolean) => void>()
+    waiters = all
+    readyWaiters.set(client, all)
+    const settle = (ok: boolean): void => {
       client.removeListener('ready', onReady)
       client.removeListener('end', onEnd)
-      resolve(ok)
+      readyWaiters.delete(client)
+      for (const w of all) w(ok)
     }
-    const onReady = (): void => done(true)
-    const onEnd = (): void => done(false)
-    const timer = setTimeout(() => done(false), ms)
+    const onReady = (): void => settle(true)
+    const onEnd = (): void => settle(false)
     client.once('ready', onReady)
     client.once('end', onEnd)
+  }
+  const shared = waiters
+  return await new Promise((resolve) => {
+    const waiter = (ok: boolean): void => {
+      clearTimeout(timer)
+      shared.delete(waiter)
+      resolve(ok)
+    }
+    const timer = setTimeout(() => waiter(false), ms)
+    shared.add(waiter)
   })
 }
+
+const readyWaiters = new WeakMap<EventEmitter, Set<(ok: boolean) => void>>()
 
 /** True for errors that mean "Redis is unreachable or too slow", as opposed to a bug. */
 export function isRedisUnavailable (err: unknown): boolean {
