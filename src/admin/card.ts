@@ -7,6 +7,7 @@
 //   fields               describeUser's fields of the latest session that recorded any
 import type { Keys } from '../shared/keys.js'
 import type { Entry, RedisLike } from '../types.js'
+import { parseStoredEntry } from '../shared/stored.js'
 import { summarize, type SessionSummary } from '../collector/sessions.js'
 import type { BrowserCache, DeviceType } from '../report/browsers.js'
 import type { UserFields } from '../collector/describe-user.js'
@@ -20,16 +21,6 @@ export interface UserCard {
   lastSeen: number
   sessions: number
   fields: UserFields
-}
-
-function parseEntry (json: string | undefined): Entry | null {
-  if (json === undefined) return null
-  try {
-    const entry = JSON.parse(json) as unknown
-    return typeof entry === 'object' && entry !== null ? entry as Entry : null
-  } catch {
-    return null
-  }
 }
 
 /** The card, from a sessions hash (newest first once summarized) and the newest and oldest entries; null if none. */
@@ -65,5 +56,6 @@ export async function readCard (
     client.lrange(log, 0, 0),
     client.lrange(log, -1, -1)
   ])
-  return buildCard(user, summarize(hash, now), parseEntry(newest[0]), parseEntry(oldest[0]), agents)
+  const entryOf = (items: string[]): Entry | null => items[0] === undefined ? null : parseStoredEntry(items[0])
+  return buildCard(user, summarize(hash, now), entryOf(newest), entryOf(oldest), agents)
 }

@@ -26,6 +26,7 @@ import type { Entry } from '../types.js'
 import type { RedisLike } from '../types.js'
 import type { Keys } from '../shared/keys.js'
 import { INACTIVITY_MS } from './sid.js'
+import { parseStoredEntry } from '../shared/stored.js'
 import type { UserFields } from './describe-user.js'
 
 export interface SessionSummary {
@@ -195,9 +196,8 @@ export async function withSessionAgents (
   const missing: Array<{ index: number, sid: string }> = []
   raw.forEach((json, index) => {
     if (!json.includes(UA_CANDIDATE)) return
-    let entry: Entry
-    try { entry = JSON.parse(json) as Entry } catch { return }
-    if (typeof entry !== 'object' || entry === null || entry.ua !== undefined) return
+    const entry = parseStoredEntry(json)
+    if (entry === null || entry.ua !== undefined) return
     const sid = sessionOf(entry)
     if (sid !== null) missing.push({ index, sid })
   })

@@ -3,6 +3,7 @@
 // new entries.
 import type { Keys } from './keys.js'
 import type { RedisLike } from './redis.js'
+import { parseStoredEntry } from './stored.js'
 
 export interface UserSeen { user: string, lastSeen: number }
 
@@ -27,10 +28,8 @@ export async function newestEntries (
     const raw = await client.lrange(keys.log(user), 0, count - 1)
     const out: Array<Record<string, unknown>> = []
     for (const json of raw) {
-      try {
-        const v: unknown = JSON.parse(json)
-        if (typeof v === 'object' && v !== null && !Array.isArray(v)) out.push(v as Record<string, unknown>)
-      } catch { /* not an entry of ours */ }
+      const entry = parseStoredEntry(json)
+      if (entry !== null) out.push(entry)
     }
     return out
   }))
