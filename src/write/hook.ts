@@ -33,11 +33,21 @@ export interface RequestHooks {
 export function makeRequestHooks (settings: Settings, writer: BatchWriter, log: FastifyBaseLogger): RequestHooks {
   const { redactQuery } = settings
   const host = hostCallbacks(settings, '', 'those requests are not logged')
-  const loggedUser = makeLoggedUser(settings, host, log)
+  const decide = makeLoggedUser(settings, host, log)
   const transforms = settings.transform !== null
+  // With exposeRequestId, onSend decides first: onResponse reuses its answer, so the host's getUser
+  // runs once per request either way (a reply that never reaches onSend is decided in onResponse).
+  const decided = settings.exposeRequestId ? new WeakMap<FastifyRequest, string | undefined>() : null
+  const loggedUser: LoggedUser = decided === null
+    ? decide
+    : (req) => {
+        const user = decide(req)
+        decided.set(req, user)
+        return user
+      }
 
   function userlogOnResponse (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const user = loggedUser(req)
+    const user = decided !== null && decided.has(req) ? decided.get(req) : decide(req)
     if (user === undefined) return done()
     const entry = requestEntry(req, reply, user, redactQuery)
     const out = transforms ? host.transform(entry, req, log) : entry
@@ -46,6 +56,6 @@ export function makeRequestHooks (settings: Settings, writer: BatchWriter, log: 
   }
   return {
     onResponse: userlogOnResponse,
-    onSend: settings.exposeRequestId ? makeRequestIdHeader(loggedUser, settings.allowedOrigins) : null
+    onSend: decided === null ? null : makeRequestIdHeader(loggedUser, settings.allowedOrigins)
   }
 }

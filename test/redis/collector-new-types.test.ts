@@ -5,7 +5,7 @@
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { RedisServer } from '../helpers/redis.js'
-import { buildApp, asUser, asAdmin } from '../helpers/app.js'
+import { buildApp, asUser, asAdmin, userFromHeader } from '../helpers/app.js'
 import { Keys } from '../../src/shared/keys.js'
 import { CSV_COLUMNS } from '../../src/report/csv.js'
 import { KNOWN_INTERACTIONS, MAX_DURATION_MS } from '../../src/collector/schema.js'
@@ -251,6 +251,21 @@ t.test('exposeRequestId keeps the host\'s exposed headers', async (t) => {
   t.teardown(() => app.close())
   const res = await app.inject({ url: '/cors', headers: { ...asUser('fay'), origin: 'https://shop.example' } })
   t.equal(res.headers['access-control-expose-headers'], 'x-total, x-userlog-request-id')
+})
+
+t.test('exposeRequestId asks the host\'s getUser once per request, as without it', async (t) => {
+  const asked: string[] = []
+  const { app } = await buildApp({
+    redis: redis.url,
+    exposeRequestId: true,
+    getUser: (req) => { asked.push(req.url); return userFromHeader(req) }
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/hello?once=1', headers: asUser('hal') })
+  t.type(res.headers['x-userlog-request-id'], 'string')
+  await app.userlog.flush()
+  t.same(asked.filter((u) => u === '/hello?once=1'), ['/hello?once=1'], 'one call for the header and the entry')
+  t.equal((await logOf('hal')).length, 1)
 })
 
 t.test('exposeRequestId off (the default): no header', async (t) => {
