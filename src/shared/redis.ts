@@ -135,7 +135,7 @@ export function connectionOptions (tuning: ConnectionTuning): RedisOptions {
 /** A Cluster client with the same settings as a single node's. */
 export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): Cluster {
   const { retryStrategy: _single, enableOfflineQueue: _queue, ...perNode } = connectionOptions(tuning)
-  return new Cluster(seeds.nodes, {
+  const cluster = new Cluster(seeds.nodes, {
     enableOfflineQueue: false,
     // Reads and writes go to masters: a replica may lag behind the log just written.
     scaleReads: 'master',
@@ -143,11 +143,6 @@ export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): C
     // A restarted node is reconnected (its slots did not move), not only rediscovered on MOVED.
     clusterNodeRetryStrategy: (times: number) => Math.min(100 * times, 1000),
     slotsRefreshTimeout: 2000,
-    // ioredis 6 reads the slot map again only on MOVED or a command's "Connection is closed": a
-    // client whose commands to a failed-over master fail otherwise ("Stream isn't writeable")
-    // would keep the dead master in its map for good (the realtime server's subscribers then
-    // never came back up). Reading it every second notices a promoted replica on its own.
-    slotsRefreshInterval: 1000,
     redisOptions: {
       ...perNode,
       ...(seeds.username !== undefined ? { username: seeds.username } : {}),
@@ -155,7 +150,24 @@ export function createCluster (seeds: ClusterSeeds, tuning: ConnectionTuning): C
       ...(seeds.tls || tuning.tls !== undefined ? { tls: tuning.tls ?? {} } : {})
     }
   })
+  // ioredis 6 reads the slot map again only on MOVED or a command's "Connection is closed": a
+  // client whose commands to a failed-over master fail otherwise ("Stream isn't writeable")
+  // would keep the dead master in its map for good (the realtime server's subscribers then
+  // never came back up). Reading it every second notices a promoted replica on its own. Our own
+  // timer rather than ioredis's slotsRefreshInterval, whose refresh in flight when the client is
+  // closed arms the next one again, so a closed client could keep refreshing (and the process
+  // alive) for good; this one is unref'd and stops with the client.
+  const refresh = setInterval(() => {
+    if (cluster.status === 'end') clearInterval(refresh)
+    else cluster.refreshSlotsCache()
+  }, SLOTS_REFRESH_MS)
+  refresh.unref()
+  cluster.once('end', () => clearInterval(refresh))
+  return cluster
 }
+
+/** How often a Cluster client reads the slot map (createCluster). */
+export const SLOTS_REFRESH_MS = 1000
 
 export interface OwnedClient { client: RedisLike, owned: boolean }
 
