@@ -11,8 +11,11 @@
 //   Zipf 10,000 bare + fastify-userlog; 10,000 users whose shares of the requests follow a Zipf
 //               distribution (s = 1): a few users make most requests, most make a few
 // They share one private redis-server (--cluster: a private three-node Redis Cluster instead).
-// A realtime server watching all users is simulated (the all-users lease is held, and the bench
-// counts what is published there); no single user is watched, so no per-user channel is published.
+// Nobody watches by default: no realtime server holds a lease, so the plugin publishes nothing,
+// which is a host's usual state (a support agent watches one user now and then). With
+// --watch-all, a realtime server watching all users is simulated (the all-users lease is held and
+// the bench counts the entries published there): the script then also builds and publishes the
+// whole batch. No single user is watched either way.
 //
 // autocannon loads one server at a time for a fixed duration (a "window"); a round loads each
 // server once, and the order rotates from round to round, so drift (thermal, other load) hits
@@ -37,6 +40,7 @@
 // --cluster: the plugin writes to a three-node Redis Cluster (seed-list `redis` option: one script
 // call per hash slot a batch touches, all-users stream on sharded channels); Redis figures are
 // summed over the nodes.
+// --watch-all: the all-users stream is watched throughout (see above).
 import { fork, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -65,12 +69,13 @@ const { values: opt } = parseArgs({
     compare: { type: 'string' },
     cluster: { type: 'boolean', default: false },
     load: { type: 'string', default: 'autocannon' },
+    'watch-all': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 if (opt.help) {
   console.log('usage: node bench/overhead.js [--quick] [--json] [--rounds N] [--duration S] [--connections C] ' +
-    '[--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster] [--load autocannon|wrk]')
+    '[--warmup S] [--profile] [--plugin FILE] [--compare FILE] [--cluster] [--load autocannon|wrk] [--watch-all]')
   process.exit(0)
 }
 
@@ -82,6 +87,7 @@ const CONNECTIONS = Number(opt.connections)
 const PLUGIN = opt.plugin === undefined ? here('../dist/index.js') : resolve(opt.plugin)
 const COMPARE = opt.compare === undefined ? null : resolve(opt.compare)
 const MAX_ENTRIES = 100_000 // the servers' maxEntries (lib/server.js)
+const WATCH_ALL = opt['watch-all']
 
 const GOALS = {
   addedCpuOne: 4, // µs per logged request, one user
@@ -289,8 +295,10 @@ async function main () {
       return n
     }
     const live = new Map()
-    for (const v of VARIANTS) if (v.prefix) live.set(`${v.prefix}:live:*all`, 0)
-    if (opt.cluster) {
+    for (const v of VARIANTS) if (v.prefix && WATCH_ALL) live.set(`${v.prefix}:live:*all`, 0)
+    if (!WATCH_ALL) {
+      // Nothing is published: no lease, no subscription.
+    } else if (opt.cluster) {
       // The all-users stream of a cluster: ALL_SHARDS (8) sharded channels per prefix.
       const shardOf = new Map()
       for (const all of live.keys()) {
@@ -313,9 +321,10 @@ async function main () {
     const holdLeases = async () => {
       for (const v of VARIANTS) if (v.prefix) await admin.set(`${v.prefix}:watch:{*all}`, '1', 'PX', 30_000)
     }
-    await holdLeases()
-    const leaseTimer = setInterval(() => { holdLeases().catch(() => {}) }, 10_000)
-    leaseTimer.unref()
+    if (WATCH_ALL) {
+      await holdLeases()
+      setInterval(() => { holdLeases().catch(() => {}) }, 10_000).unref()
+    }
 
     const info = async () => {
       const calls = {}
@@ -329,6 +338,8 @@ async function main () {
     }
 
     /** Loads one variant for `seconds` and returns what that window cost. */
+    // Per variant: entries left in its logs after the last window (one per log), not counted again.
+    const keptEntries = new Map()
     const window = async (v, seconds) => {
       const server = servers.get(v.key)
       const i0 = await info()
@@ -401,20 +412,24 @@ async function main () {
         w.batches = s1.stats.batches - s0.stats.batches
         w.failedBatches = s1.stats.failedBatches - s0.stats.failedBatches
         w.bufferedAfter = s1.stats.buffered
-        // Count what reached the logs, then empty them for the next window.
+        // Count what reached the logs, then trim each to its newest entry for the next window.
+        // Trimmed, not deleted: a host's logs outlive a few seconds, and a log written anew costs
+        // the script its first-write bookkeeping (EXPIRE, index), which would inflate every window.
         const keys = [...new Set(v.users)].map((u) => logKey(v.prefix, u))
         // (One command per key on a cluster: the logs are in different slots.)
-        const lens = opt.cluster
-          ? await Promise.all(keys.map((k) => admin.llen(k)))
-          : (await admin.pipeline(keys.map((k) => ['llen', k])).exec())
+        const each = async (command, ...args) => opt.cluster
+          ? await Promise.all(keys.map((k) => admin[command](k, ...args)))
+          : (await admin.pipeline(keys.map((k) => [command, k, ...args])).exec())
               .map(([err, n]) => { if (err) throw err; return n })
-        w.inLogs = lens.reduce((a, b) => a + b, 0)
+        const lens = await each('llen')
+        w.inLogs = lens.reduce((a, b) => a + b, 0) - (keptEntries.get(v.key) ?? 0)
         // A log that reached maxEntries was trimmed (one busy user can exceed it within a
-        // window): then it must hold exactly maxEntries, and the live channel counts the rest.
+        // window): then it must hold exactly maxEntries, and the writer's count (and the live
+        // channel's, when watched) counts the rest.
         w.logCapped = lens.some((n) => n >= MAX_ENTRIES)
         w.logsOk = w.logCapped ? lens.every((n) => n <= MAX_ENTRIES) && w.inLogs <= served : w.inLogs === served
-        if (opt.cluster) await Promise.all(keys.map((k) => admin.unlink(k)))
-        else await admin.unlink(...keys)
+        await each('ltrim', 0, 0)
+        keptEntries.set(v.key, lens.filter((n) => n > 0).length)
       }
       return w
     }
@@ -511,7 +526,8 @@ function summarise (rounds, live, m) {
         scriptCallsSeenByRedis: (executedByName.evalsha ?? 0) + (executedByName.eval ?? 0),
         written,
         inLogs: sum(v.key, 'inLogs'),
-        live: live.get(`${v.prefix}:live:*all`),
+        // null when nobody watches (nothing is published).
+        live: live.get(`${v.prefix}:live:*all`) ?? null,
         dropped: sum(v.key, 'dropped'),
         batches,
         failedBatches: sum(v.key, 'failedBatches'),
@@ -520,7 +536,8 @@ function summarise (rounds, live, m) {
         logsOk: rounds.every((r) => r[v.key].logsOk),
         leftBuffered: rounds.at(-1)[v.key].bufferedAfter
       })
-      out.allStored = out.dropped === 0 && out.failedBatches === 0 && written === served && out.live === served &&
+      out.allStored = out.dropped === 0 && out.failedBatches === 0 && written === served &&
+        (out.live ?? served) === served &&
         out.logsOk && out.leftBuffered === 0
     }
     variants[v.key] = out
@@ -563,12 +580,14 @@ function summarise (rounds, live, m) {
       `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
     ...[one, many, zipfv].map((v) => goal(
       `entries stored / requests served, ${v.label.replace('fastify-userlog, ', '')}`,
-      Math.min(v.written, v.live) / v.served, '', '= 1 (all stored)', () => v.allStored, 4))
+      stored(v) / v.served, '', '= 1 (all stored)', () => v.allStored, 4))
   ]
   return {
-    benchmark: (opt.cluster ? 'overhead-cluster' : 'overhead') + (opt.load === 'wrk' ? '-wrk' : ''),
+    benchmark: (opt.cluster ? 'overhead-cluster' : 'overhead') + (opt.load === 'wrk' ? '-wrk' : '') +
+      (WATCH_ALL ? '-watch-all' : ''),
     title: `Host overhead of the request hook (load: ${opt.load}) on ` +
-      `${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'} ` +
+      `${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'}` +
+      `${WATCH_ALL ? ', all-users stream watched' : ', nobody watching'} ` +
       '(server CPU, throughput, Redis CPU and commands, entries stored)',
     machine: m,
     settings: {
@@ -579,7 +598,8 @@ function summarise (rounds, live, m) {
       warmupSeconds: WARMUP,
       connections: CONNECTIONS,
       pipelining: 1,
-      maxEntries: MAX_ENTRIES
+      maxEntries: MAX_ENTRIES,
+      watchAll: WATCH_ALL
     },
     results,
     variants,
@@ -594,6 +614,9 @@ function goal (name, figure, unit, target, check, digits = 2) {
   const pass = check === null ? null : Boolean(check(value))
   return { name, value: round(value, digits), spread, unit, goal: target, pass }
 }
+
+/** Entries counted as stored: the writer's count, and the live channel's when it was watched. */
+const stored = (v) => Math.min(v.written, v.live ?? v.written)
 
 const fmt = (x, d = 1) => Number.isFinite(x) ? x.toFixed(d) : String(x)
 const range = (s, d = 1) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`
@@ -619,7 +642,7 @@ function print (res) {
       fmt(v.topLevelCommandsPerRequest, 4),
       fmt(v.executedCommandsPerRequest, 3),
       v.redisCpuPerEntry ? range(v.redisCpuPerEntry) : fmt(v.redisCpuPerRequest, 1),
-      v.written === undefined ? '—' : `${Math.min(v.written, v.live)} / ${v.served}${v.allStored ? ' ✓' : ' ✗'}`
+      v.written === undefined ? '—' : `${stored(v)} / ${v.served}${v.allStored ? ' ✓' : ' ✗'}`
     ])
   }
   console.log('')
@@ -639,7 +662,8 @@ function print (res) {
     const capped = v.logCapped
       ? ` (${v.logCapped} windows filled a log to maxEntries ${MAX_ENTRIES}: checked it holds exactly that)`
       : ''
-    console.log(`${v.label}: served ${v.served}, written (stats) ${v.written}, on the live channel ${v.live}, ` +
+    console.log(`${v.label}: served ${v.served}, written (stats) ${v.written}, ` +
+      `on the live channel ${v.live ?? '— (not watched)'}, ` +
       `in the logs ${v.inLogs}${capped}, logs check ${v.logsOk ? 'ok' : 'FAILED'}, dropped ${v.dropped}, ` +
       `batches ${v.batches} (${fmt(v.entriesPerBatch, 1)} entries each), failed ${v.failedBatches},\n  ` +
       `top-level commands sent ${JSON.stringify(v.topLevelByName)}, ` +

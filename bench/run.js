@@ -37,9 +37,10 @@ const benches = readdirSync(dir)
   .filter(wanted)
   .sort((a, b) => (a === 'overhead.js' ? -1 : b === 'overhead.js' ? 1 : a.localeCompare(b)))
 
-// The overhead benchmark runs three times: on a single Redis node, on a three-node Redis Cluster,
-// and on a single node again with wrk as the load generator instead of autocannon.
-const EXTRA_ARGS = { 'overhead.js': [[], ['--cluster'], ['--load', 'wrk']] }
+// The overhead benchmark runs four times: on a single Redis node, on a three-node Redis Cluster,
+// on a single node again with wrk as the load generator instead of autocannon, and on a single
+// node with the all-users stream watched (the script then also publishes every entry).
+const EXTRA_ARGS = { 'overhead.js': [[], ['--cluster'], ['--load', 'wrk'], ['--watch-all']] }
 
 function runOne (file, extra = []) {
   return new Promise((resolve) => {
