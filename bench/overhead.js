@@ -52,6 +52,7 @@ import autocannon from 'autocannon'
 import { startRedis, startCluster, parseInfo, commandCalls } from './lib/redis.js'
 import { machine, machineLine } from './lib/machine.js'
 import { summary, round } from './lib/stats.js'
+import { zipf } from './lib/users.js'
 import { loadProfile, report as profileReport, isPluginFrame } from './lib/cpuprofile.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
@@ -105,25 +106,6 @@ const log = (...a) => { if (opt.json) console.error(...a); else console.log(...a
 const ONE = ['alice']
 const THOUSAND = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`)
 
-/** `n` draws from a Zipf distribution (s = 1) over `users` names, from a fixed seed (the same every run). */
-function zipf (users, n) {
-  const weights = Array.from({ length: users }, (_, k) => 1 / (k + 1))
-  const total = weights.reduce((a, b) => a + b, 0)
-  const cumulative = []
-  let acc = 0
-  for (const w of weights) cumulative.push(acc += w / total)
-  let seed = 42
-  const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
-  const out = []
-  for (let i = 0; i < n; i++) {
-    const r = random()
-    let lo = 0
-    let hi = users - 1
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (cumulative[mid] < r) lo = mid + 1; else hi = mid }
-    out.push(`z${String(lo).padStart(5, '0')}`)
-  }
-  return out
-}
 const ZIPF = zipf(10_000, 50_000)
 
 /**
