@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BatchWriter } from '../dist/write/writer.js'
 import { buildScriptCall, freshMemory } from '../dist/write/batch.js'
 import { Keys } from '../dist/shared/keys.js'
+import { requestEntry } from '../dist/write/entry.js'
 import { validateOptions } from '../dist/options.js'
 import { reportContributor } from '../dist/report/counters.js'
 import { sessionContributor } from '../dist/collector/sessions.js'
@@ -48,14 +49,16 @@ const USERS = {
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
 let n = 0
-/** An entry as the request hook makes it (src/write/entry.ts). */
+/** An entry as the request hook makes it (requestEntry, from a request's fields). */
 function entry (user) {
   n++
-  return {
-    id: `bench-${n}`, t: Date.now(), user, kind: 'request', method: 'GET', path: `/api/items/${n % 97}?page=${n % 5}`,
-    route: '/api/items/:id', status: 200, ms: 1.2, ip: '127.0.0.1', ua: UA, reqId: `req-${n}`
+  const req = {
+    url: `/api/items/${n % 97}?page=${n % 5}`, method: 'GET', headers: { 'user-agent': UA }, ip: '127.0.0.1',
+    id: `req-${n}`, routeOptions: { url: '/api/items/:id' }
   }
+  return requestEntry(req, { statusCode: 200, elapsedTime: 1.2 }, user, NO_REDACT)
 }
+const NO_REDACT = new Set()
 
 const quiet = { debug () {}, info () {}, warn () {}, error () {}, fatal () {}, trace () {}, child () { return quiet } }
 
