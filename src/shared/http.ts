@@ -3,7 +3,7 @@
 // can make a 500), the 400 for input a schema cannot check, and the user named by a path.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
-import { isRedisUnavailable } from './redis.js'
+import { isRedisFull, isRedisUnavailable } from './redis.js'
 import { MAX_USER } from './users.js'
 
 /** A 400 with this message, for a check a JSON schema cannot express. */
@@ -64,6 +64,10 @@ export function installErrorHandling (scope: FastifyInstance): void {
     } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode
       message = err.message
+    } else if (isRedisFull(err)) {
+      status = 503
+      message = 'Redis is out of memory (maxmemory reached); try again later'
+      reply.header('Retry-After', '30')
     } else if (isRedisUnavailable(err)) {
       status = 503
       message = 'Redis is unavailable; try again shortly'

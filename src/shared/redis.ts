@@ -224,6 +224,18 @@ export async function whenReady (client: { status: string } & EventEmitter, ms: 
 
 const readyWaiters = new WeakMap<EventEmitter, Set<(ok: boolean) => void>>()
 
+/**
+ * True for a Redis at its maxmemory that refuses writes (OOM; with the `noeviction` policy). It
+ * still answers PING and reads, so it is neither down nor up: writers wait and retry, routes that
+ * write answer 503.
+ */
+export function isRedisFull (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  // A MULTI whose commands were refused fails as EXECABORT, with their errors in previousErrors.
+  const previous = (err as { previousErrors?: unknown }).previousErrors
+  return /^OOM\b/.test(err.message) || (Array.isArray(previous) && previous.some(isRedisFull))
+}
+
 /** True for errors that mean "Redis is unreachable or too slow", as opposed to a bug. */
 export function isRedisUnavailable (err: unknown): boolean {
   if (!(err instanceof Error)) return false

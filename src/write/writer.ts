@@ -15,7 +15,7 @@ import {
 } from './batch.js'
 import { UserMemory, type Due } from './memory.js'
 import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
-import { isCluster } from '../shared/redis.js'
+import { isCluster, isRedisFull } from '../shared/redis.js'
 
 /** Entries per script call: enough that a busy host sends few calls, few enough that none blocks Redis for long. */
 export const MAX_BATCH = 1000
@@ -386,7 +386,7 @@ type WriteFailure = 'denied' | 'full' | 'unavailable'
  */
 function writeFailure (err: Error): WriteFailure {
   if (/^NOPERM\b/.test(err.message)) return 'denied'
-  if (/^OOM\b/.test(err.message)) return 'full'
+  if (isRedisFull(err)) return 'full'
   return 'unavailable'
 }
 

@@ -7,7 +7,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { RedisServer } from '../helpers/redis.js'
-import { buildApp, asUser } from '../helpers/app.js'
+import { buildApp, asUser, asAdmin } from '../helpers/app.js'
 import { eventually } from '../helpers/realtime.js'
 import { Keys } from '../../src/shared/keys.js'
 
@@ -68,6 +68,11 @@ t.test('a full Redis: the host answers, the buffer is bounded, one warning says 
     await sleep(5)
   }
   const during = app.userlog.stats()
+  // The admin page's reads are audited, and the audit is a write: a full Redis refuses it.
+  const view = await app.inject({ url: `/userlog/api/logs/${USER}`, headers: asAdmin })
+  t.equal(view.statusCode, 503, 'an admin view while Redis is full answers 503, not 500')
+  t.match(view.json(), { error: 'Service Unavailable', message: /Redis is out of memory/ }, 'and says why')
+  t.equal(view.headers['retry-after'], '30')
   // Still refused after the last request: every request above was answered while Redis was full.
   await t.rejects(db.set('probe', 'x'), /^OOM/, 'Redis was full for the whole traffic')
 
