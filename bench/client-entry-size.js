@@ -7,7 +7,8 @@
 //   session MEMORY USAGE of the user's sessions hash (where the User-Agent is kept once)
 // `--dist DIR` measures another build of the plugin (e.g. an older release's dist/) the same way.
 //
-//   node bench/client-entry-size.js [--rounds 3] [--dist DIR] [--json]   (uses dist/: `npm run build` first)
+//   node bench/client-entry-size.js [--rounds 3] [--quick] [--dist DIR] [--json]
+//   (uses dist/: `npm run build` first; --quick: one round)
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -19,12 +20,13 @@ import { summary } from './lib/stats.js'
 
 const { values: opt } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     dist: { type: 'string', default: new URL('../dist', import.meta.url).pathname },
     json: { type: 'boolean', default: false }
   }
 })
-const ROUNDS = Number(opt.rounds)
+const ROUNDS = Number(opt.rounds ?? (opt.quick ? 1 : 3))
 const ENTRIES = 100
 const USER = 'customer42@example.com'
 const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
