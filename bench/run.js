@@ -8,7 +8,8 @@
 // given), it prints one JSON object on stdout (progress and logs go to stderr):
 //   { "benchmark": "overhead", "title": "…",
 //     "results": [{ "name": "…", "value": 3.1, "unit": "µs", "goal": "≤ 5", "pass": true }, …] }
-// pass is true, false, or null for a figure without a goal. A benchmark whose JSON has no
+// pass is true, false, or null for a figure without a goal; an optional `verdict` string (such as
+// 'inside spread': the median meets the goal, some round does not) is shown instead. A benchmark whose JSON has no
 // `results` list is shown with its top-level numbers. The soak (bench/soak.js, ten minutes) runs
 // only when asked for, with --soak or --only soak.
 import { spawn } from 'node:child_process'
@@ -97,7 +98,7 @@ async function main () {
       const value = typeof row.value === 'number'
         ? `${row.value}${row.unit ? ' ' + row.unit : ''}${row.spread ? ` (${row.spread})` : ''}`
         : row.value
-      const verdict = row.pass === true ? 'pass' : row.pass === false ? 'MISS' : ''
+      const verdict = row.verdict ?? (row.pass === true ? 'pass' : row.pass === false ? 'MISS' : '')
       table.push([r.data.benchmark ?? name, row.name, value, row.goal || '—', verdict])
     }
   }
