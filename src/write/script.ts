@@ -117,8 +117,9 @@ redis.call('SET', KEYS[1], seq, 'EX', 86400)
 }
 
 // Shared by both scripts: one user's entries ARGV[first .. last] onto the log `key`, trimmed,
-// expiring and indexed as `due` says (or because the log is new), then published on the user's
-// channel (`P:live:{u}`, made from the log key `P:{u}:log`) when `watched`.
+// expiring (with the user's sessions hash) and indexed as `due` says (or because the log is new),
+// then published on the user's channel (`P:live:{u}`, made from the log key `P:{u}:log`) when
+// `watched`.
 function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
   return `  -- Only the newest maxEntries of this batch can survive the trim: push just those.
   local from = math.max(first, last - maxEntries + 1)
@@ -126,7 +127,12 @@ function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
   if len > maxEntries then redis.call('LTRIM', key, 0, maxEntries - 1) end
   -- A log that did not exist before this push: everything is due, whatever the writer thought.
   if len == last - from + 1 then due = 7 end
-  if bit.band(due, 1) ~= 0 then redis.call('EXPIRE', key, ttl) end
+  if bit.band(due, 1) ~= 0 then
+    redis.call('EXPIRE', key, ttl)
+    -- The user's sessions hash (\`P:{u}:sessions\`, same slot) lives as long as the log: its client
+    -- entries join their User-Agent back from it. No-op for a user without browser sessions.
+    redis.call('EXPIRE', string.sub(key, 1, -5) .. ':sessions', ttl)
+  end
   record(name, due)
   if watched then
     local p, tag = string.match(key, '^(.*):({[^{}]*}):log$')

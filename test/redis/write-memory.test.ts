@@ -92,3 +92,20 @@ t.test('the memory: what is due, when, and bounded', async (t) => {
   t.ok(memory.size <= 100, `bounded (${memory.size} users remembered)`)
   t.equal(memory.get('u249').logKey, keys.log('u249'))
 })
+
+t.test("a user's sessions hash lives as long as their log, however they are active", async (t) => {
+  const { app } = await buildApp({ redis: redis.url, ttl: 3600 })
+  t.teardown(() => app.close())
+  // A browser session from earlier: its hash would expire soon, while the user keeps making requests.
+  await db.hset(keys.sessions('s1'), 'sid1:start', '1', 'sid1:ua', 'Firefox')
+  await db.expire(keys.sessions('s1'), 5)
+  await app.inject({ url: '/hello', headers: asUser('s1') })
+  await app.userlog.flush()
+  const ttl = await db.ttl(keys.sessions('s1'))
+  t.ok(ttl > 3600, `the first batch of the user refreshed the sessions hash with the log (ttl ${ttl} s)`)
+  t.equal(await db.ttl(keys.sessions('s1')) - await db.ttl(keys.log('s1')), 0, 'the same expiry as the log')
+  t.equal(await db.exists(keys.sessions('nobrowser')), 0)
+  await app.inject({ url: '/hello', headers: asUser('nobrowser') })
+  await app.userlog.flush()
+  t.equal(await db.exists(keys.sessions('nobrowser')), 0, 'no sessions hash is made for a user without one')
+})
