@@ -76,7 +76,7 @@ t.test('the Report tab draws its charts as inline SVG, one bar per day and serie
     Interactions: '3',
     'Distinct users': '2',
     'Distinct sessions': '1',
-    'Avg session': '2m 30s'
+    'Avg session': '2 min 30 s'
   })
 
   // Top pages and routes; the hostile path is text.
@@ -91,6 +91,11 @@ t.test('the Report tab draws its charts as inline SVG, one bar per day and serie
     (r) => r.map((b) => [b.getAttribute('data-name'), Number(b.getAttribute('data-percent'))]))
   t.same(shares.map((s) => s[0]).sort(), ['Chrome', 'Firefox'])
   t.ok(Math.abs(shares.reduce((a, s) => a + (s[1] as number), 0) - 100) <= 0.01)
+  // Every axis label of the daily charts is inside its chart (durations such as "1 min 40 s" are long).
+  const ticks = await page.$$eval('#view-report svg.chart text.tick',
+    (els) => els.map((e) => [e.textContent, (e as SVGTextElement).getBBox().x]))
+  t.ok(ticks.some(([label]) => String(label).includes('min')), 'a duration axis is shown')
+  t.same(ticks.filter(([, x]) => (x as number) < 0), [], 'no axis label starts left of its chart')
   await page.screenshot({ path: `${ARTIFACTS}report-tab.png`, fullPage: true })
 
   // The range selector.

@@ -3,7 +3,7 @@
 // node). Also the export links: per user in the log toolbar, for all users on this tab.
 import { api, userPath } from './api.js'
 import { el, clear, setText } from './dom.js'
-import { formatTime } from './time.js'
+import { formatDuration, formatTime } from './time.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const RANGES = [7, 14, 31]
@@ -46,13 +46,8 @@ function niceMax (v) {
   return 10 * p
 }
 
-/** @param {number} s seconds */
-function duration (s) {
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m ${s % 60}s`
-  return `${Math.floor(m / 60)}h ${m % 60}m`
-}
+/** Seconds as the rest of the page writes a length of time. @param {number} s */
+const duration = (s) => formatDuration(s * 1000)
 
 /** @param {number | null} ms */
 function when (ms) { return ms === null ? '—' : formatTime(ms) }
@@ -65,8 +60,12 @@ function when (ms) { return ms === null ? '—' : formatTime(ms) }
  *   format?: (n: number) => string }>} series
  */
 function dailyBars (name, days, series) {
-  const W = 760; const H = 230; const L = 48; const R = 8; const T = 12; const B = 40
+  const W = 760; const H = 230; const R = 8; const T = 12; const B = 40
   const max = niceMax(Math.max(0, ...days.flatMap((d) => series.map((s) => s.value(d)))))
+  const fmt = series[0]?.format ?? String
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((tick) => ({ tick, label: fmt(Math.round(max * tick)) }))
+  // The left margin fits the longest tick label ("2 h 05 min"), at about 7 units a character.
+  const L = Math.max(48, 12 + 7 * Math.max(...ticks.map((t) => t.label.length)))
   const slot = (W - L - R) / days.length
   const barW = Math.max(2, (slot * 0.76) / series.length)
   const y = (/** @type {number} */ v) => T + (H - T - B) * (1 - v / max)
@@ -76,12 +75,10 @@ function dailyBars (name, days, series) {
     role: 'img',
     'aria-label': series.map((s) => s.label).join(' and ') + ' per day'
   })
-  const fmt = series[0]?.format ?? String
-  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+  for (const { tick, label } of ticks) {
     const ty = y(max * tick)
     chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: ty, y2: ty }))
-    chart.append(svg('text', { class: 'tick', x: L - 6, y: ty + 4, 'text-anchor': 'end' },
-      [fmt(Math.round(max * tick))]))
+    chart.append(svg('text', { class: 'tick', x: L - 6, y: ty + 4, 'text-anchor': 'end' }, [label]))
   }
   const every = Math.ceil(days.length / 12)
   days.forEach((d, i) => {
