@@ -277,33 +277,31 @@ async function main () {
       return n
     }
     const live = new Map()
-    for (const v of VARIANTS) if (v.prefix && WATCH_ALL) live.set(`${v.prefix}:live:*all`, 0)
-    if (!WATCH_ALL) {
-      // Nothing is published: no lease, no subscription.
-    } else if (opt.cluster) {
-      // The all-users stream of a cluster: ALL_SHARDS (8) sharded channels per prefix.
-      const shardOf = new Map()
-      for (const all of live.keys()) {
-        for (let k = 0; k < 8; k++) shardOf.set(`${all.slice(0, -'*all'.length)}{*all.${k}}`, all)
-      }
-      sub.on('smessageBuffer', (channel, message) => {
-        const all = shardOf.get(String(channel))
-        live.set(all, live.get(all) + entriesIn(message))
-      })
-      for (const channel of shardOf.keys()) await sub.ssubscribe(channel)
-    } else {
-      sub.on('messageBuffer', (channel, message) => {
-        const c = String(channel)
-        live.set(c, live.get(c) + entriesIn(message))
-      })
-      await sub.subscribe(...live.keys())
-    }
-
-    // A realtime server watching all users holds this lease (renewed every 10 s, as one does).
-    const holdLeases = async () => {
-      for (const v of VARIANTS) if (v.prefix) await admin.set(`${v.prefix}:watch:{*all}`, '1', 'PX', 30_000)
-    }
+    // Only with --watch-all: the all-users stream is subscribed to and its lease held.
     if (WATCH_ALL) {
+      for (const v of VARIANTS) if (v.prefix) live.set(`${v.prefix}:live:*all`, 0)
+      if (opt.cluster) {
+        // The all-users stream of a cluster: ALL_SHARDS (8) sharded channels per prefix.
+        const shardOf = new Map()
+        for (const all of live.keys()) {
+          for (let k = 0; k < 8; k++) shardOf.set(`${all.slice(0, -'*all'.length)}{*all.${k}}`, all)
+        }
+        sub.on('smessageBuffer', (channel, message) => {
+          const all = shardOf.get(String(channel))
+          live.set(all, live.get(all) + entriesIn(message))
+        })
+        for (const channel of shardOf.keys()) await sub.ssubscribe(channel)
+      } else {
+        sub.on('messageBuffer', (channel, message) => {
+          const c = String(channel)
+          live.set(c, live.get(c) + entriesIn(message))
+        })
+        await sub.subscribe(...live.keys())
+      }
+      // A realtime server watching all users holds this lease (renewed every 10 s, as one does).
+      const holdLeases = async () => {
+        for (const v of VARIANTS) if (v.prefix) await admin.set(`${v.prefix}:watch:{*all}`, '1', 'PX', 30_000)
+      }
       await holdLeases()
       setInterval(() => { holdLeases().catch(() => {}) }, 10_000).unref()
     }
@@ -593,12 +591,12 @@ function summarise (rounds, live, m) {
 function goal (name, figure, unit, target, check, digits = 2) {
   const value = typeof figure === 'number' ? figure : figure.median
   const spread = typeof figure === 'number' ? undefined : `${round(figure.min, digits)}–${round(figure.max, digits)}`
-  let pass = check === null ? null : Boolean(check(value))
+  const meets = check !== null && Boolean(check(value))
   // A median that meets the goal while some round misses it is not a finding: said so, not 'pass'.
-  const everyRound = typeof figure === 'number' || (check !== null && check(figure.min) && check(figure.max))
-  const verdict = pass === true && !everyRound ? 'inside spread' : undefined
-  if (verdict !== undefined) pass = null
-  return { name, value: round(value, digits), spread, unit, goal: target, pass, ...(verdict ? { verdict } : {}) }
+  const everyRound = typeof figure === 'number' || (meets && check(figure.min) && check(figure.max))
+  const pass = check === null ? null : !meets ? false : everyRound ? true : null
+  const verdict = check === null ? '' : !meets ? 'MISS' : everyRound ? 'pass' : 'inside spread'
+  return { name, value: round(value, digits), spread, unit, goal: target, pass, verdict }
 }
 
 /** Entries counted as stored: the writer's count, and the live channel's when it was watched. */
@@ -661,7 +659,7 @@ function print (res) {
     g.name,
     `${g.value}${g.unit ? ' ' + g.unit : ''}${g.spread ? ` (${g.spread})` : ''}`,
     g.goal || '—',
-    g.verdict ?? (g.pass === null ? '' : g.pass ? 'pass' : 'MISS')
+    g.verdict
   ])]))
   console.log(`\n${res.settings.rounds} rounds × ${res.settings.durationSeconds} s, ` +
     `${res.settings.connections} connections, pipelining 1; run took ${res.seconds} s`)

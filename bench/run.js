@@ -8,10 +8,10 @@
 // given), it prints one JSON object on stdout (progress and logs go to stderr):
 //   { "benchmark": "overhead", "title": "…",
 //     "results": [{ "name": "…", "value": 3.1, "unit": "µs", "goal": "≤ 5", "pass": true }, …] }
-// pass is true, false, or null for a figure without a goal; an optional `verdict` string (such as
-// 'inside spread': the median meets the goal, some round does not) is shown instead. A benchmark whose JSON has no
-// `results` list is shown with its top-level numbers. The soak (bench/soak.js, ten minutes) runs
-// only when asked for, with --soak or --only soak.
+// pass is true, false, or null for a figure without a goal; an optional `verdict` string (such
+// as 'inside spread': the median meets the goal, some round does not) is shown instead. A
+// benchmark whose JSON has no `results` list is shown with its top-level numbers. The soak
+// (bench/soak.js, ten minutes) runs only when asked for, with --soak or --only soak.
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
