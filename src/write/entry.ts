@@ -10,8 +10,9 @@ export const MAX_PATH = 2048
 export const MAX_UA = 512
 
 // Entry ids: a random per-process prefix plus a counter. Unique across processes and restarts
-// without a random draw per request.
-const bootId = randomBytes(6).toString('base64url')
+// without a random draw per request. Letters and digits only, of a fixed length: an id never
+// starts with a character a spreadsheet reads as a formula, so it round-trips through a CSV export.
+const bootId = randomBytes(6).readUIntBE(0, 6).toString(36).padStart(10, '0')
 let sequence = 0
 export function nextId (): string {
   return bootId + (++sequence).toString(36)
