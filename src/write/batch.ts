@@ -5,7 +5,9 @@ import calculateSlot from 'cluster-key-slot'
 import type { Cluster } from 'ioredis'
 import { ALL_SHARDS, type Keys } from '../shared/keys.js'
 import type { Entry } from '../types.js'
-import { UserMemory, type Due } from './memory.js'
+import { DUE_PATH, UserMemory, type Due, type UserGroup } from './memory.js'
+import { addEntryJson } from './entry-json.js'
+import { ScriptArgs } from './resp.js'
 
 export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP' | 'HMAXSUM'
 
@@ -89,7 +91,7 @@ export class BatchOps {
   }
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
-  encode (firstKey: number, argv: string[]): void {
+  encode (firstKey: number, argv: ScriptArgs): void {
     for (const [op, key, ...args] of this.list()) {
       let index = this.keyIndex.get(key)
       if (index === undefined) {
@@ -97,7 +99,7 @@ export class BatchOps {
         this.keys.push(key)
         this.keyIndex.set(key, index)
       }
-      argv.push(op, String(index), ...args)
+      addOp(argv, op, String(index), args)
     }
   }
 
@@ -124,9 +126,16 @@ export type Op = [OpName, string, ...string[]]
 /** Adds counters or session updates for one entry of a batch. */
 export type Contributor = (entry: Entry, ops: BatchOps) => void
 
+/** One op in ARGV: its name and key index (ASCII), then its arguments (any text: paths, names). */
+function addOp (argv: ScriptArgs, op: OpName, keyIndex: string, args: string[]): void {
+  argv.ascii(op)
+  argv.ascii(keyIndex)
+  for (const a of args) argv.text(a)
+}
+
 export interface ScriptCall {
-  keys: string[]
-  argv: string[]
+  keys: ScriptArgs
+  argv: ScriptArgs
   /** Entries in the batch (the ones that will be logged). */
   entries: number
   /** Each user's share: handed back to the memory once the batch is written. */
@@ -155,12 +164,9 @@ function expireSeconds (s: BatchSettings): string {
   return String(s.ttl + expireEveryS(s.ttl))
 }
 
-/**
- * The lease key the script reads for a channel; without publishing, a key in the same slot that
- * nobody sets, so the script never publishes.
- */
-function leaseKey (s: BatchSettings, lease: string): string {
-  return s.publish ? lease : lease + ':nolease'
+/** The prefix the script reads watch leases under; '' when it must never publish (nor read leases). */
+function leasePrefix (s: BatchSettings): string {
+  return s.publish ? s.keys.prefix : ''
 }
 
 /** A memory for one batch, for callers without a writer (tests, benchmarks): everything is due. */
@@ -168,61 +174,90 @@ export function freshMemory (s: BatchSettings): UserMemory {
   return new UserMemory(s.keys, expireEveryS(s.ttl) * 1000)
 }
 
-interface UserGroup { json: string[], lastPath: string }
+let batchNumber = 0
 
-/** Serialises a batch's entries grouped by user (keeping each user's last page) and collects the contributors' ops. */
+/**
+ * Serialises a batch's entries grouped by user, in the order users first appear (keeping each
+ * user's last page; entry-json.ts makes the JSON), and collects the contributors' ops. A user's
+ * group hangs on their memo for the length of this call, so an entry costs one map lookup.
+ */
 function groupByUser (
-  entries: Entry[], contributors: Contributor[]
-): { byUser: Map<string, UserGroup>, ops: BatchOps } {
-  const byUser = new Map<string, UserGroup>()
+  entries: Entry[], contributors: Contributor[], memory: UserMemory
+): { groups: UserGroup[], ops: BatchOps } {
+  const batch = ++batchNumber
+  const groups: UserGroup[] = []
   const ops = new BatchOps()
+  const json = new ScriptArgs()
+  let user = ''
+  let group: UserGroup | null = null
   for (const entry of entries) {
-    let group = byUser.get(entry.user)
-    if (group === undefined) {
-      group = { json: [], lastPath: '' }
-      byUser.set(entry.user, group)
+    // Consecutive entries of one user (a busy user's requests) skip even the lookup.
+    if (group === null || entry.user !== user) {
+      user = entry.user
+      const memo = memory.get(user)
+      if (memo.batch !== batch || memo.group === null) {
+        memo.batch = batch
+        memo.group = { memo, json: [], sizes: [], lastPath: '' }
+        groups.push(memo.group)
+      }
+      group = memo.group
     }
-    group.json.push(JSON.stringify(entry))
+    const at = json.length
+    addEntryJson(json, entry)
+    group.json.push(json.values[at] as string)
+    group.sizes.push(json.bytes[at] as number)
     if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
     for (const contribute of contributors) contribute(entry, ops)
   }
-  return { byUser, ops }
+  for (const g of groups) g.memo.group = null
+  return { groups, ops }
 }
 
-/** Builds the script call of one batch. */
+/** The `due` a head or record carries: the bookkeeping bits, and 8 when a last path follows. */
+function dueBits (share: Due, withPath: boolean): number {
+  return withPath && share.lastPath !== null ? share.due | DUE_PATH : share.due
+}
+
+/**
+ * A user's share of ARGV: the head (n × 16 + due), the tag the script builds their key names
+ * from, the last path (when sent with the user), then the entries.
+ */
+function addUser (argv: ScriptArgs, group: UserGroup, share: Due, withPath: boolean): void {
+  const due = dueBits(share, withPath)
+  argv.ascii(String(group.json.length * 16 + due))
+  argv.ascii(group.memo.tag)
+  if (due >= DUE_PATH) argv.text(share.lastPath as string)
+  const { json, sizes } = group
+  for (let i = 0; i < json.length; i++) argv.sized(json[i] as string, sizes[i] as number)
+}
+
+/** Builds the script call of one batch (script.ts, WRITE_SCRIPT, says what each argument is). */
 export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
   contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): ScriptCall {
-  const { byUser, ops } = groupByUser(entries, contributors)
+  const { groups, ops } = groupByUser(entries, contributors, memory)
   const k = s.keys
-  const keys = [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]
-  const argv = [String(s.maxEntries), expireSeconds(s), String(now), String(s.indexCap),
-    String(byUser.size), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0', '']
+  const keys = new ScriptArgs()
+  for (const key of [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]) keys.text(key)
+  keys.text(k.allWatchLease)
+  const argv = new ScriptArgs()
+  for (const a of [k.prefix, leasePrefix(s), String(s.maxEntries), expireSeconds(s), String(now), String(s.indexCap),
+    String(groups.length), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0']) argv.text(a)
   const shares: Due[] = []
-  const leases: string[] = []
-  const paths: string[] = []
-  for (const [user, group] of byUser) {
-    const share = memory.due(user, now, group.lastPath)
+  for (const group of groups) {
+    const share = memory.due(group.memo, now, group.lastPath)
     shares.push(share)
-    keys.push(share.memo.logKey)
-    leases.push(leaseKey(s, share.memo.leaseKey))
-    argv.push(user, String(share.due), String(group.json.length))
-    for (const json of group.json) argv.push(json)
-    if (share.lastPath !== null) paths.push(user, share.lastPath)
+    addUser(argv, group, share, true)
   }
-  for (const lease of leases) keys.push(lease)
-  keys.push(leaseKey(s, k.allWatchLease))
-  argv[9] = String(paths.length / 2)
-  for (const p of paths) argv.push(p)
   ops.encode(keys.length + 1, argv)
-  keys.push(...ops.keys)
+  for (const key of ops.keys) keys.text(key)
   return { keys, argv, entries: entries.length, shares }
 }
 
 /** One hash slot's share of a batch on a Redis Cluster: a SLOT_WRITE_SCRIPT call. */
 export interface SlotCall {
   slot: number
-  keys: string[]
-  argv: string[]
+  keys: ScriptArgs
+  argv: ScriptArgs
   /** The all-users shard (`slot % ALL_SHARDS`) and the JSON entries this call adds to it, oldest first per user. */
   shard: number
   live: string[]
@@ -260,11 +295,11 @@ export function markerTag (slot: number): string {
 }
 
 interface SlotGroup {
-  keys: string[]
+  keys: ScriptArgs
   keyIndex: Map<string, number>
-  logs: string[]
-  users: number
-  ops: string[]
+  users: ScriptArgs
+  userCount: number
+  ops: ScriptArgs
   opCount: number
   live: string[]
 }
@@ -278,14 +313,17 @@ interface SlotGroup {
  */
 export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
   contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): SlotCalls {
-  const { byUser, ops } = groupByUser(entries, contributors)
+  const { groups: users, ops } = groupByUser(entries, contributors, memory)
   const k = s.keys
   const groups = new Map<number, SlotGroup>()
   const groupOf = (slot: number): SlotGroup => {
     let g = groups.get(slot)
     if (g === undefined) {
-      const marker = `${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`
-      g = { keys: [marker], keyIndex: new Map(), logs: [], users: 0, ops: [], opCount: 0, live: [] }
+      const keys = new ScriptArgs()
+      keys.text(`${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`)
+      g = {
+        keys, keyIndex: new Map(), users: new ScriptArgs(), userCount: 0, ops: new ScriptArgs(), opCount: 0, live: []
+      }
       groups.set(slot, g)
     }
     return g
@@ -293,7 +331,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   const keyIn = (g: SlotGroup, key: string): string => {
     let index = g.keyIndex.get(key)
     if (index === undefined) {
-      g.keys.push(key)
+      g.keys.text(key)
       index = g.keys.length
       g.keyIndex.set(key, index)
     }
@@ -301,41 +339,39 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   }
   // The index keys come first in their slot's call (KEYS[2..4]), as the script expects.
   const idxSlot = calculateSlot(k.usersIndex)
-  const idx = byUser.size > 0 ? groupOf(idxSlot) : null
+  const idx = users.length > 0 ? groupOf(idxSlot) : null
   if (idx !== null) for (const key of [k.usersIndex, k.namesIndex, k.lastPath]) keyIn(idx, key)
   const shares: Due[] = []
-  const records: string[] = []
-  const paths: string[] = []
-  for (const [user, group] of byUser) {
-    const share = memory.due(user, now, group.lastPath)
+  // Every user's index record (head, tag, last path), for the call that holds the indexes.
+  const records = new ScriptArgs()
+  for (const user of users) {
+    const g = groupOf(memory.slotOf(user.memo))
+    g.userCount++
+    const share = memory.due(user.memo, now, user.lastPath)
     shares.push(share)
-    const g = groupOf(memory.slotOf(share.memo))
-    g.users++
-    const lease = keyIn(g, leaseKey(s, share.memo.leaseKey))
-    g.logs.push(keyIn(g, share.memo.logKey), lease, user, String(share.due), String(group.json.length))
-    for (const json of group.json) g.logs.push(json)
-    if (s.publish) for (const json of group.json) g.live.push(json)
-    records.push(user, String(share.due))
-    if (share.lastPath !== null) paths.push(user, share.lastPath)
+    // The last path goes with the index record, to the call that holds the last-path hash.
+    addUser(g.users, user, share, false)
+    if (s.publish) for (const json of user.json) g.live.push(json)
+    const due = dueBits(share, true)
+    records.ascii(String(due))
+    records.ascii(user.memo.tag)
+    if (due >= DUE_PATH) records.text(share.lastPath as string)
   }
   for (const [op, key, ...args] of ops.list()) {
     const g = groupOf(calculateSlot(key))
     g.opCount++
-    g.ops.push(op, keyIn(g, key), ...args)
+    addOp(g.ops, op, keyIn(g, key), args)
   }
   const calls: SlotCall[] = []
   for (const [slot, g] of groups) {
     const holdsIndex = g === idx
-    const argv = [String(seq), String(s.maxEntries), expireSeconds(s), String(now),
-      String(s.indexCap), prune ? '1' : '0', String(g.users), holdsIndex ? '1' : '0', String(g.opCount),
-      holdsIndex ? String(paths.length / 2) : '0']
-    for (const x of g.logs) argv.push(x)
-    if (holdsIndex) {
-      argv.push(String(records.length / 2))
-      for (const x of records) argv.push(x)
-      for (const x of paths) argv.push(x)
-    }
-    for (const x of g.ops) argv.push(x)
+    const argv = new ScriptArgs()
+    for (const a of [String(seq), k.prefix, leasePrefix(s), String(s.maxEntries), expireSeconds(s), String(now),
+      String(s.indexCap), prune ? '1' : '0', String(g.userCount), holdsIndex ? String(users.length) : '0',
+      String(g.opCount)]) argv.text(a)
+    argv.append(g.users)
+    if (holdsIndex) argv.append(records)
+    argv.append(g.ops)
     calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
   }
   return { calls, entries: entries.length, shares }
@@ -357,18 +393,22 @@ export function groupByNode (cluster: Cluster, calls: SlotCall[], done: boolean[
 }
 
 /** One NODE_WRITE_SCRIPT call made of these slot calls' sections (script.ts says why keys go in ARGV). */
-export function nodeCall (calls: SlotCall[], group: number[]): { keys: string[], argv: string[] } {
-  const argv: string[] = [String(group.length)]
+export function nodeCall (calls: SlotCall[], group: number[]): { keys: ScriptArgs, argv: ScriptArgs } {
+  const argv = new ScriptArgs()
+  argv.ascii(String(group.length))
   for (const i of group) {
     const call = calls[i] as SlotCall
-    argv.push(String(call.keys.length), String(call.argv.length))
+    argv.ascii(String(call.keys.length))
+    argv.ascii(String(call.argv.length))
   }
   for (const i of group) {
     const call = calls[i] as SlotCall
-    for (const k of call.keys) argv.push(k)
-    for (const a of call.argv) argv.push(a)
+    argv.append(call.keys)
+    argv.append(call.argv)
   }
-  return { keys: [(calls[group[0] as number] as SlotCall).keys[0] as string], argv }
+  const keys = new ScriptArgs()
+  keys.text((calls[group[0] as number] as SlotCall).keys.values[0] as string)
+  return { keys, argv }
 }
 
 /** A call met a slot its node does not serve (the slot map moved): resend its sections per slot. */

@@ -77,23 +77,61 @@ export function compileIgnore (patterns: Array<string | RegExp>): (url: string) 
   }
 }
 
+/**
+ * The entry of one finished request, as the hook makes it. A class of its own, so that the
+ * writer can serialise it with a template instead of JSON.stringify (entry-json.ts); an entry a
+ * host's `transform` may change is a plain copy instead (host-callbacks.ts).
+ */
+export class RequestEntry implements Entry {
+  [field: string]: unknown
+  id: string
+  t: number
+  user: string
+  kind: 'request'
+  method: string
+  path: string
+  route: string | null
+  status: number
+  ms: number
+  ip: string
+  ua: string
+  reqId: string
+
+  constructor (id: string, t: number, user: string, method: string, path: string, route: string | null,
+    status: number, ms: number, ip: string, ua: string, reqId: string) {
+    // Assigned in the order the fields are stored in.
+    this.id = id
+    this.t = t
+    this.user = user
+    this.kind = 'request'
+    this.method = method
+    this.path = path
+    this.route = route
+    this.status = status
+    this.ms = ms
+    this.ip = ip
+    this.ua = ua
+    this.reqId = reqId
+  }
+}
+
 /** Builds the entry of one finished request. */
 export function requestEntry (
-  req: FastifyRequest, reply: FastifyReply, user: string, redact: ReadonlySet<string>
-): Entry {
+  req: FastifyRequest, reply: FastifyReply, user: string, redact: ReadonlySet<string>, route: string | null
+): RequestEntry {
   const ua = req.headers['user-agent']
-  return {
-    id: nextId(),
-    t: Date.now(),
+  return new RequestEntry(
+    nextId(),
+    Date.now(),
     user,
-    kind: 'request',
-    method: req.method,
-    path: truncate(redactUrl(req.url, redact), MAX_PATH),
-    route: req.routeOptions.url ?? null,
-    status: reply.statusCode,
-    ms: Math.round(reply.elapsedTime * 10) / 10,
-    ip: req.ip,
-    ua: ua === undefined ? '' : truncate(ua, MAX_UA),
-    reqId: req.id
-  }
+    req.method,
+    truncate(redactUrl(req.url, redact), MAX_PATH),
+    route,
+    reply.statusCode,
+    Math.round(reply.elapsedTime * 10) / 10,
+    // A socket already closed has no address; a host's genReqId may return a number.
+    req.ip ?? '',
+    ua === undefined ? '' : truncate(ua, MAX_UA),
+    String(req.id)
+  )
 }

@@ -11,13 +11,17 @@ import type { BatchWriter } from './writer.js'
 
 export type OnResponse = (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
-/** The user a request is logged for, or undefined when it is not logged (opted out, anonymous, ignored). */
-export type LoggedUser = (req: FastifyRequest) => string | undefined
+/**
+ * The user a request is logged for, or undefined when it is not logged (opted out, anonymous,
+ * ignored). `route` is the request's routeOptions, which Fastify builds anew on each read.
+ */
+export type LoggedUser = (req: FastifyRequest, route?: RouteOptions) => string | undefined
+type RouteOptions = FastifyRequest['routeOptions']
 
 function makeLoggedUser (settings: Settings, host: HostCallbacks, log: FastifyBaseLogger): LoggedUser {
   const ignored = compileIgnore(settings.ignore)
-  return function loggedUser (req) {
-    if ((req.routeOptions.config as { userlog?: unknown }).userlog === false) return undefined
+  return function loggedUser (req, route = req.routeOptions) {
+    if ((route.config as { userlog?: unknown }).userlog === false) return undefined
     const user = host.user(req, log)
     if (user === undefined) return undefined
     return ignored(req.url) ? undefined : user
@@ -47,9 +51,10 @@ export function makeRequestHooks (settings: Settings, writer: BatchWriter, log: 
       }
 
   function userlogOnResponse (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const user = decided !== null && decided.has(req) ? decided.get(req) : decide(req)
+    const route = req.routeOptions
+    const user = decided !== null && decided.has(req) ? decided.get(req) : decide(req, route)
     if (user === undefined) return done()
-    const entry = requestEntry(req, reply, user, redactQuery)
+    const entry = requestEntry(req, reply, user, redactQuery, route.url ?? null)
     const out = transforms ? host.transform(entry, req, log) : entry
     if (out !== null) writer.push(out)
     done()

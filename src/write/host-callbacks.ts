@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Settings } from '../options.js'
 import type { Entry } from '../types.js'
 import { userName } from '../shared/users.js'
+import { RequestEntry } from './entry.js'
 
 export interface HostCallbacks {
   /** The request's user, or undefined for anonymous (or when getUser threw). */
@@ -34,7 +35,9 @@ export function hostCallbacks (settings: Settings, where: string, onGetUserThrow
     transform (entry, req, log) {
       if (transform === null || transform === undefined) return entry
       try {
-        return transform(entry, req) ?? null
+        // The host gets a plain copy of a request entry: the writer serialises a RequestEntry
+        // by its known fields (entry-json.ts), which a transform may have changed.
+        return transform(entry instanceof RequestEntry ? { ...entry } : entry, req) ?? null
       } catch (err) {
         warnOnce(log, 'transform', err, 'those entries are not logged')
         return null

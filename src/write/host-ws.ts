@@ -43,7 +43,7 @@ export function logHostWebSockets (fastify: FastifyInstance, settings: Settings,
     const user = host.user(req, log)
     if (user === undefined) return
     if (ignored(req.url)) return
-    const opened = requestEntry(req, reply, user, redactQuery)
+    const opened = requestEntry(req, reply, user, redactQuery, req.routeOptions.url ?? null)
     opened.status = SWITCHING_PROTOCOLS
     // Kept before transform sees the entry, which may change it in place.
     const { method, path, route, reqId } = opened

@@ -1,16 +1,19 @@
 // What a writer remembers about the users it wrote recently, so that a batch can skip the
-// bookkeeping Redis already has: the key names (built once per user, not per batch), and when
+// bookkeeping Redis already has: the user's encoded name (the hash tag the script builds the
+// user's key names from; encoded once per user, not per batch), and when
 // this process last refreshed the log's expiry, the users index (last seen, one-second
 // precision) and the names index. Bounded: past `max` users the oldest are forgotten. Losing it
 // (a restart, another process writing the same users) is safe: the script then does the work
 // again, and it also does it whenever a log turns out to be new (see script.ts).
 import calculateSlot from 'cluster-key-slot'
-import type { Keys } from '../shared/keys.js'
+import { encodeUser, type Keys } from '../shared/keys.js'
 
 /** What a batch must write for a user besides the entries (the `due` bits of the script). */
 export const DUE_EXPIRE = 1
 export const DUE_SEEN = 2
 export const DUE_NAMED = 4
+/** Not bookkeeping: set by the batch when a last path follows the user's tag (script.ts). */
+export const DUE_PATH = 8
 
 /** The users index is "last seen": refreshed at most once a second per user. */
 const SEEN_EVERY_MS = 1000
@@ -18,14 +21,26 @@ const SEEN_EVERY_MS = 1000
 const NAMED_EVERY_MS = 60_000
 
 export interface UserMemo {
-  readonly logKey: string
-  readonly leaseKey: string
+  readonly user: string
+  /** The user's name as it appears in their keys and channels: `P:{<tag>}:log` (encodeUser). */
+  readonly tag: string
   /** The hash slot of the user's keys (computed on first use: only a cluster needs it). */
   slot: number
   expiredAt: number
   seenAt: number
   namedAt: number
   /** The last path this process wrote to the last-path hash. */
+  lastPath: string
+  /** The batch being built holds the user's entries here (`batch` says which batch). */
+  batch: number
+  group: UserGroup | null
+}
+
+/** A user's share of the batch being built: their entries' JSON (and sizes in bytes), and their last page. */
+export interface UserGroup {
+  memo: UserMemo
+  json: string[]
+  sizes: number[]
   lastPath: string
 }
 
@@ -48,8 +63,8 @@ export class UserMemory {
     if (memo === undefined) {
       if (this.memos.size >= this.max) this.forgetOldest()
       memo = {
-        logKey: this.keys.log(user), leaseKey: this.keys.watchLease(user), slot: -1,
-        expiredAt: -Infinity, seenAt: -Infinity, namedAt: -Infinity, lastPath: ''
+        user, tag: encodeUser(user), slot: -1,
+        expiredAt: -Infinity, seenAt: -Infinity, namedAt: -Infinity, lastPath: '', batch: 0, group: null
       }
       this.memos.set(user, memo)
     }
@@ -57,13 +72,12 @@ export class UserMemory {
   }
 
   slotOf (memo: UserMemo): number {
-    if (memo.slot === -1) memo.slot = calculateSlot(memo.logKey)
+    if (memo.slot === -1) memo.slot = calculateSlot(this.keys.log(memo.user))
     return memo.slot
   }
 
-  /** What is due for `user` at `now`; `path` is the batch's last page of the user ('' for none). */
-  due (user: string, now: number, path: string): Due {
-    const memo = this.get(user)
+  /** What is due for the user at `now`; `path` is the batch's last page of the user ('' for none). */
+  due (memo: UserMemo, now: number, path: string): Due {
     let due = 0
     if (now - memo.expiredAt >= this.expireEveryMs) due |= DUE_EXPIRE
     if (now - memo.seenAt >= SEEN_EVERY_MS) due |= DUE_SEEN

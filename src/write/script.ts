@@ -16,15 +16,23 @@
 //     the all-users lease.
 //
 // KEYS: [1] writer marker  [2] users index (zset)  [3] names index (zset)  [4] last-path hash
-//       [5 .. 4+U] each user's log   [5+U .. 4+2U] each user's watch lease   [5+2U] all-users lease
-//       [6+2U ..] keys used by the ops
-// ARGV: [1] maxEntries  [2] EXPIRE seconds  [3] now ms  [4] index cap  [5] U (users)
-//       [6] all-users channel  [7] O (ops)  [8] batch sequence number of this writer
-//       [9] '1' to prune the users index in this batch (the writer asks at most once a second)
-//       [10] P (last paths)
-//       then U groups: name, due (bits: 1 EXPIRE, 2 users index, 4 names index), n, entry_1 .. entry_n
-//       then P pairs: name, last path
+//       [5] all-users lease  [6 ..] keys used by the ops
+// ARGV: [1] key prefix P  [2] lease prefix ('' never to publish, nor to read a lease)
+//       [3] maxEntries  [4] EXPIRE seconds  [5] now ms  [6] index cap  [7] U (users)
+//       [8] all-users channel  [9] O (ops)  [10] batch sequence number of this writer
+//       [11] '1' to prune the users index in this batch (the writer asks at most once a second)
+//       then U users: head, tag, [last path], entry_1 .. entry_n
+//         head = n × 16 + due, where due's bits are 1 EXPIRE, 2 users index, 4 names index,
+//         8 a last path follows the tag; tag = the user's name as encoded in their keys
+//         (`P:{<tag>}:log`, keys.ts), from which the script builds the user's key names
 //       then O ops: op, key index (into KEYS), its arguments (PFADD: count, elements; others: 2)
+// A user costs the call two arguments besides the entries: the script builds the user's log,
+// sessions, lease and channel names from the tag, and decodes the tag back into the name only
+// when an index is due.
+//
+// The reply: 0 for a batch already applied (below), else the all-users stream's state (1 while it
+// is watched) followed by the tags of the batch's watched users; the writer starts batches sooner
+// while they hold entries someone is watching (writer.ts).
 //
 // The marker makes a retried batch idempotent: a batch whose reply timed out (a frozen Redis)
 // may still run later, and its retry must not log the entries twice. Each writer (one per
@@ -116,136 +124,159 @@ redis.call('SET', KEYS[1], seq, 'EX', 86400)
 `
 }
 
-// Shared by both scripts: one user's entries ARGV[first .. last] onto the log `key`, trimmed,
-// expiring (with the user's sessions hash) and indexed as `due` says (or because the log is new),
-// then published on the user's channel (`P:live:{u}`, made from the log key `P:{u}:log`) when
-// `watched`.
-function pushLua (publish: 'PUBLISH' | 'SPUBLISH'): string {
-  return `  -- Only the newest maxEntries of this batch can survive the trim: push just those.
+// Shared by both scripts: one user's entries ARGV[first .. last] onto the log built from `tag`,
+// trimmed, expiring (with the user's sessions hash) as `due` says (or because the log is new),
+// then published on the user's channel when `watched`. With `recordHere`, the user's index
+// updates are gathered too (a cluster's call gathers them where the indexes are).
+function pushLua (publish: 'PUBLISH' | 'SPUBLISH', recordHere: boolean): string {
+  return `  local key = p .. ':{' .. tag .. '}:log'
+  -- Only the newest maxEntries of this batch can survive the trim: push just those.
   local from = math.max(first, last - maxEntries + 1)
   local len = redis.call('LPUSH', key, unpack(ARGV, from, last))
   if len > maxEntries then redis.call('LTRIM', key, 0, maxEntries - 1) end
   -- A log that did not exist before this push: everything is due, whatever the writer thought.
-  if len == last - from + 1 then due = 7 end
+  if len == last - from + 1 then due = bit.bor(due, 7) end
   if bit.band(due, 1) ~= 0 then
     redis.call('EXPIRE', key, ttl)
-    -- The user's sessions hash (\`P:{u}:sessions\`, same slot) lives as long as the log: its client
-    -- entries join their User-Agent back from it. No-op for a user without browser sessions.
-    redis.call('EXPIRE', string.sub(key, 1, -5) .. ':sessions', ttl)
+    -- The user's sessions hash (same slot) lives as long as the log: its client entries join
+    -- their User-Agent back from it. No-op for a user without browser sessions.
+    redis.call('EXPIRE', p .. ':{' .. tag .. '}:sessions', ttl)
   end
-  record(name, due)
-  if watched then
-    local p, tag = string.match(key, '^(.*):({[^{}]*}):log$')
-    redis.call('${publish}', p .. ':live:' .. tag, '[' .. table.concat(ARGV, ',', first, last) .. ']')
+${recordHere ? '  record(tag, due, path)\n' : ''}  if watched then
+    redis.call('${publish}', p .. ':live:{' .. tag .. '}', '[' .. table.concat(ARGV, ',', first, last) .. ']')
   end
 `
 }
 
-// Shared by both scripts: gathers a user's index updates that are due (bits 2 and 4 of `due`);
-// INDEX_LUA writes them in one call each. Expects the local `now`.
-const RECORD_LUA = `local seen, named = {}, {}
-local function record (name, due)
+// Shared by both scripts: a user's index updates that are due (bits 2 and 4 of `due`) and their
+// last path, gathered by record(); INDEX_LUA writes them with one call each. The name is the tag
+// decoded (percent-encoding, keys.ts), only when something needs it. Expects the local `now`.
+const RECORD_LUA = `local seen, named, paths = {}, {}, {}
+local function record (tag, due, path)
+  if bit.band(due, 6) == 0 and path == nil then return end
+  local name = tag
+  if string.find(tag, '%', 1, true) then
+    name = string.gsub(tag, '%%(%x%x)', function (h) return string.char(tonumber(h, 16)) end)
+  end
   if bit.band(due, 2) ~= 0 then seen[#seen + 1] = now; seen[#seen + 1] = name end
   if bit.band(due, 4) ~= 0 then
     named[#named + 1] = 0
     named[#named + 1] = string.lower(name) .. '\\0' .. name
   end
+  if path ~= nil then paths[#paths + 1] = name; paths[#paths + 1] = path end
 end
 `
 
-// Shared by both scripts: the users index and names index updates gathered by record(), in one call each.
+// Shared by both scripts: what record() gathered, in one call each.
 const INDEX_LUA = `if #seen > 0 then redis.call('ZADD', KEYS[2], unpack(seen)) end
 if #named > 0 then redis.call('ZADD', KEYS[3], unpack(named)) end
+if #paths > 0 then redis.call('HSET', KEYS[4], unpack(paths)) end
+`
+
+// Shared by both scripts: reads a user's head and tag at ARGV[a] (and the last path, when one
+// follows), leaving `a` at their first entry.
+const USER_LUA = `  local head, tag = tonumber(ARGV[a]), ARGV[a + 1]
+  local due, n = head % 16, math.floor(head / 16)
+  local path = nil
+  a = a + 2
+  if due >= 8 then
+    path = ARGV[a]
+    a = a + 1
+  end
+  local first, last = a, a + n - 1
 `
 
 export const WRITE_SCRIPT = `
-${markerLua(8)}local maxEntries = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local indexCap = tonumber(ARGV[4])
-local users = tonumber(ARGV[5])
-local allChannel = ARGV[6]
-local ops = tonumber(ARGV[7])
-local prune = ARGV[9] == '1'
-local paths = tonumber(ARGV[10])
-local leases = redis.call('MGET', unpack(KEYS, 5 + users, 5 + 2 * users))
-local publishAll = leases[users + 1] ~= false
-local all = {}
-${RECORD_LUA}local a = 11
+${markerLua(10)}local p, lp = ARGV[1], ARGV[2]
+local maxEntries = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
+local indexCap = tonumber(ARGV[6])
+local users = tonumber(ARGV[7])
+local allChannel = ARGV[8]
+local ops = tonumber(ARGV[9])
+local prune = ARGV[11] == '1'
+${RECORD_LUA}-- Who is watched: one MGET of the batch's leases (a first walk over the users builds their names).
+local leases, publishAll = {}, false
+if lp ~= '' then
+  local names, a = {}, 12
+  for u = 1, users do
+    local head = tonumber(ARGV[a])
+    names[u] = lp .. ':watch:{' .. ARGV[a + 1] .. '}'
+    a = a + 2 + math.floor(head / 16) + (head % 16 >= 8 and 1 or 0)
+  end
+  names[users + 1] = KEYS[5]
+  leases = redis.call('MGET', unpack(names))
+  publishAll = leases[users + 1] ~= false
+end
+local all, watchedTags = {}, {}
+local a = 12
 for u = 1, users do
-  local key = KEYS[4 + u]
-  local name, due, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local watched = leases[u] ~= false
-  local first = a + 3
-  local last = first + n - 1
-${pushLua('PUBLISH')}  if publishAll then
+${USER_LUA}  local watched = lp ~= '' and leases[u] ~= false
+${pushLua('PUBLISH', true)}  if watched then watchedTags[#watchedTags + 1] = tag end
+  if publishAll then
     for i = first, last do all[#all + 1] = ARGV[i] end
   end
   a = last + 1
 end
-${INDEX_LUA}if paths > 0 then
-  redis.call('HSET', KEYS[4], unpack(ARGV, a, a + 2 * paths - 1))
-  a = a + 2 * paths
-end
-if users > 0 and prune then
+${INDEX_LUA}if users > 0 and prune then
 ${PRUNE_LUA}end
 if publishAll and #all > 0 then
   redis.call('PUBLISH', allChannel, '[' .. table.concat(all, ',') .. ']')
 end
-${OPS_LUA}return 1
+${OPS_LUA}return { publishAll and 1 or 0, unpack(watchedTags) }
 `
 
 /**
  * SLOT_WRITE_SCRIPT's body (NODE_WRITE_SCRIPT runs it once per slot): one hash slot's share of a
- * batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in
- * the slot, including the marker, so each slot keeps its own "last batch applied" per writer and a
- * retry re-runs only the slots that failed. A user's channel and lease carry the user's hash tag,
- * so the user's SPUBLISH runs here, in the same slot.
+ * batch on a Redis Cluster (batch.ts `buildSlotCalls`). Every key is in the slot, including the
+ * marker, so each slot keeps its own "last batch applied" per writer and a retry re-runs only the
+ * slots that failed. A user's keys, lease and channel carry the user's hash tag, so the user's
+ * SPUBLISH runs here, in the same slot.
  *
- * KEYS: [1] this slot's writer marker, then (when I > 0) [2] users index [3] names index
- *       [4] last-path hash, then the logs, leases and op keys, referenced by index
- * ARGV: [1] batch sequence number  [2] maxEntries  [3] EXPIRE seconds  [4] now ms  [5] index cap
- *       [6] '1' to prune the users index  [7] U (logs)  [8] I (1 if this call holds the indexes)
- *       [9] O (ops)  [10] P (last paths)
- *       then U groups: log key index, lease key index, name, due, n, entry_1 .. entry_n
- *       then, when I is 1: R (index records), R pairs: name, due; then P pairs: name, path
- *       then O ops (as in WRITE_SCRIPT)
- * Index records are the users whose log is in another slot: their index updates are due by the
- * writer's say only (this call cannot see whether their log is new; the log's own call records it).
+ * KEYS: [1] this slot's writer marker, then (in the call that holds them) [2] users index
+ *       [3] names index [4] last-path hash, then the op keys, referenced by index
+ * ARGV: [1] batch sequence number  [2] key prefix P  [3] lease prefix  [4] maxEntries
+ *       [5] EXPIRE seconds  [6] now ms  [7] index cap  [8] '1' to prune the users index
+ *       [9] U (users whose log is in this slot)  [10] R (index records: every user of the batch
+ *       in the call that holds the indexes, else 0)  [11] O (ops)
+ *       then U users as in WRITE_SCRIPT (never with a last path), then R records: due (8: a last
+ *       path follows), tag, [last path]; then O ops (as in WRITE_SCRIPT)
+ * A record's index updates are due by the writer's say only (this call cannot see whether the
+ * user's log, in another slot, is new). The reply: 0 for a section already applied, else the tags
+ * of its watched users.
  */
-const SLOT_BODY = `${markerLua(1)}local maxEntries = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local indexCap = tonumber(ARGV[5])
-local prune = ARGV[6] == '1'
-local users = tonumber(ARGV[7])
-local indexed = tonumber(ARGV[8])
-local ops = tonumber(ARGV[9])
-local paths = tonumber(ARGV[10])
-${RECORD_LUA}local a = 11
+const SLOT_BODY = `${markerLua(1)}local p, lp = ARGV[2], ARGV[3]
+local maxEntries = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local now = tonumber(ARGV[6])
+local indexCap = tonumber(ARGV[7])
+local prune = ARGV[8] == '1'
+local users = tonumber(ARGV[9])
+local records = tonumber(ARGV[10])
+local ops = tonumber(ARGV[11])
+${RECORD_LUA}local watchedTags = {}
+local a = 12
 for u = 1, users do
-  local key, lease = KEYS[tonumber(ARGV[a])], KEYS[tonumber(ARGV[a + 1])]
-  local name, due, n = ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  local watched = redis.call('EXISTS', lease) == 1
-  local first = a + 5
-  local last = first + n - 1
-${pushLua('SPUBLISH')}  a = last + 1
+${USER_LUA}  local watched = lp ~= '' and redis.call('EXISTS', lp .. ':watch:{' .. tag .. '}') == 1
+${pushLua('SPUBLISH', false)}  if watched then watchedTags[#watchedTags + 1] = tag end
+  a = last + 1
 end
-if indexed > 0 then
-  local records = tonumber(ARGV[a])
-  a = a + 1
-  for r = 1, records do
-    record(ARGV[a], tonumber(ARGV[a + 1]))
-    a = a + 2
+for r = 1, records do
+  local due, tag = tonumber(ARGV[a]), ARGV[a + 1]
+  local path = nil
+  a = a + 2
+  if due >= 8 then
+    path = ARGV[a]
+    a = a + 1
   end
-${INDEX_LUA.replace(/^/gm, '  ')}  if paths > 0 then
-    redis.call('HSET', KEYS[4], unpack(ARGV, a, a + 2 * paths - 1))
-    a = a + 2 * paths
-  end
-  if prune then
+  record(tag, due, path)
+end
+if records > 0 then
+${INDEX_LUA.replace(/^/gm, '  ')}  if prune then
 ${PRUNE_LUA}  end
 end
-${OPS_LUA}return 1
+${OPS_LUA}return watchedTags
 `
 
 export const SLOT_WRITE_SCRIPT = '\n' + SLOT_BODY
@@ -264,17 +295,22 @@ export const SLOT_WRITE_SCRIPT = '\n' + SLOT_BODY
  * KEYS: [1] the first section's marker
  * ARGV: [1] S (sections), then S pairs: number of keys, number of args of the section, then each
  *       section's keys followed by its args
+ * The reply: the tags of the watched users of every section.
  */
 export const NODE_WRITE_SCRIPT = `#!lua flags=allow-cross-slot-keys
 local function section (KEYS, ARGV)
 ${SLOT_BODY.replace(/^(?=.)/gm, '  ')}end
 local sections = tonumber(ARGV[1])
 local a = 2 + 2 * sections
+local watchedTags = {}
 for i = 1, sections do
   local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local res = section({ unpack(ARGV, a, a + nk - 1) }, { unpack(ARGV, a + nk, a + nk + na - 1) })
   if type(res) == 'table' and res.err then return res end
+  if type(res) == 'table' then
+    for _, tag in ipairs(res) do watchedTags[#watchedTags + 1] = tag end
+  end
   a = a + nk + na
 end
-return 1
+return watchedTags
 `

@@ -1,7 +1,7 @@
 // The in-process buffer between the request hook and Redis. `push` is all the hook does: it
-// appends to an array and, if no flush is pending, schedules one for the next turn of the event
-// loop. A flush writes up to MAX_BATCH entries with one script call (on a Redis Cluster, one per
-// master the batch touches, in parallel); at most one batch is in flight.
+// appends to an array and, if no flush is pending, schedules one. A flush writes up to MAX_BATCH
+// entries with one script call (on a Redis Cluster, one per master the batch touches, in
+// parallel); at most one batch is in flight.
 // When Redis is slow or gone the buffer is bounded by maxBuffer (extra entries are dropped and
 // counted), one line is logged per outage naming its cause (unreachable, out of memory, no
 // permission), and a probe brings writing back by itself.
@@ -15,6 +15,8 @@ import {
 } from './batch.js'
 import { UserMemory, type Due } from './memory.js'
 import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
+import { encodeScriptCall, runScript, script } from './resp.js'
+import { WatchedUsers } from './watched.js'
 import { isCluster, isRedisFull } from '../shared/redis.js'
 
 /** Entries per script call: enough that a busy host sends few calls, few enough that none blocks Redis for long. */
@@ -25,10 +27,16 @@ export const WRITE_TIMEOUT_MS = 1000
 export const PROBE_MS = 250
 /**
  * Batches start at most this often. A quiet host's entry is written on the next turn of the event
- * loop; a busy host's entries gather for up to this long, so each script call carries hundreds of
- * them instead of a dozen (the round trip, not the entries, is what costs the host CPU).
+ * loop; a busy host's entries gather for up to this long, so that a batch's fixed costs (the
+ * round trip, the script's own bookkeeping, on the host and in Redis) are shared by many entries,
+ * and a user's several entries by one push.
  */
-export const MIN_BATCH_INTERVAL_MS = 5
+export const BATCH_INTERVAL_MS = 25
+/**
+ * While the buffer holds an entry of a user someone watches live (watched.ts), batches start at
+ * most this often instead: the agent sees it within milliseconds.
+ */
+export const LIVE_BATCH_INTERVAL_MS = 5
 /** How often a batch also prunes the users index. */
 export const PRUNE_INTERVAL_MS = 1000
 /** On a cluster, how often the writer asks whether anyone watches the all-users stream. */
@@ -43,8 +51,7 @@ interface Batch {
   slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number, shares: Due[] }
 }
 
-type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>
-type ScriptClient = RedisLike & { userlogWrite: ScriptFn, userlogWriteSlot: ScriptFn, userlogWriteNode: ScriptFn }
+const SCRIPTS = { batch: script(WRITE_SCRIPT), slot: script(SLOT_WRITE_SCRIPT), node: script(NODE_WRITE_SCRIPT) }
 
 export class BatchWriter {
   private buffer: Entry[] = []
@@ -52,6 +59,11 @@ export class BatchWriter {
   /** The batch in flight: still held in process until Redis confirms it, so it counts against maxBuffer. */
   private writing: Batch | null = null
   private scheduled = false
+  /** The pending batch's timer (null while none is pending, or it starts on the next turn). */
+  private timer: NodeJS.Timeout | null = null
+  /** The buffer holds an entry of a watched user: the next batch starts sooner. */
+  private liveWaiting = false
+  private readonly watched = new WatchedUsers()
   private inFlight: Promise<void> | null = null
   private probeTimer: NodeJS.Timeout | null = null
   private closed = false
@@ -59,8 +71,12 @@ export class BatchWriter {
   private batchSeq = 0
   private readonly counters = { written: 0, dropped: 0, batches: 0, failedBatches: 0, droppedThisOutage: 0 }
   private state: 'up' | 'down' = 'up'
-  private readonly client: ScriptClient
-  private readonly flushSoon = (): void => { this.scheduled = false; void this.startFlush() }
+  private readonly client: RedisLike
+  private readonly flushSoon = (): void => {
+    this.scheduled = false
+    this.timer = null
+    void this.startFlush()
+  }
   private lastBatchAt = 0
   private lastPruneAt = 0
   private readonly cluster: boolean
@@ -80,14 +96,7 @@ export class BatchWriter {
   ) {
     this.cluster = isCluster(client)
     this.memory = new UserMemory(settings.keys, expireEveryS(settings.ttl) * 1000)
-    const scripts = this.cluster
-      ? [['userlogWriteSlot', SLOT_WRITE_SCRIPT], ['userlogWriteNode', NODE_WRITE_SCRIPT]]
-      : [['userlogWrite', WRITE_SCRIPT]]
-    for (const [name, lua] of scripts as Array<[string, string]>) {
-      const defined = typeof (client as unknown as Record<string, unknown>)[name] === 'function'
-      if (!defined) client.defineCommand(name, { lua })
-    }
-    this.client = client as ScriptClient
+    this.client = client
     // A reconnect is the quickest sign that writing can resume.
     client.on('ready', this.onReady)
   }
@@ -104,16 +113,26 @@ export class BatchWriter {
       return false
     }
     this.buffer.push(entry)
+    if (!this.liveWaiting && this.watched.has(entry.user)) {
+      this.liveWaiting = true
+      // A batch already waiting for its timer starts sooner.
+      if (this.timer !== null) this.schedule()
+    }
     if (!this.scheduled && this.inFlight === null && this.state === 'up') this.schedule()
     return true
   }
 
-  /** The next batch starts on the next turn of the event loop, or MIN_BATCH_INTERVAL_MS after the last one. */
+  /**
+   * The next batch starts BATCH_INTERVAL_MS (LIVE_BATCH_INTERVAL_MS while a watched entry waits)
+   * after the last one started, or on the next turn of the event loop if that time has passed.
+   */
   private schedule (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
     this.scheduled = true
-    const wait = this.lastBatchAt + MIN_BATCH_INTERVAL_MS - Date.now()
+    const wait = this.lastBatchAt + (this.liveWaiting ? LIVE_BATCH_INTERVAL_MS : BATCH_INTERVAL_MS) - Date.now()
     if (wait <= 0) setImmediate(this.flushSoon)
-    else setTimeout(this.flushSoon, wait)
+    else this.timer = setTimeout(this.flushSoon, wait)
   }
 
   /** Entries in process not yet confirmed written: buffered, in flight or waiting for a retry. */
@@ -192,6 +211,7 @@ export class BatchWriter {
     if (this.buffer.length <= MAX_BATCH) {
       entries = this.buffer
       this.buffer = []
+      this.liveWaiting = false
     } else {
       entries = this.buffer.splice(0, MAX_BATCH)
     }
@@ -205,8 +225,10 @@ export class BatchWriter {
     const call = buildScriptCall(this.writerId, batch.seq, batch.entries, this.settings, this.contributors, now, prune,
       this.memory)
     try {
-      await withTimeout(this.client.userlogWrite(call.keys.length, ...call.keys, ...call.argv))
+      const encoded = encodeScriptCall(SCRIPTS.batch.sha, call.keys, call.argv)
+      const reply = await withTimeout(runScript(this.client, SCRIPTS.batch, encoded, call.keys.values[0] as string))
       this.memory.written(call.shares, now)
+      this.watched.learn(reply, call.shares, now, true)
       this.succeeded(batch, prune, now)
     } catch (err) {
       this.failed(batch, err as Error)
@@ -247,6 +269,9 @@ export class BatchWriter {
     }
     const leaseChecked = this.checkAllLease()
     const { calls, done } = batch.slots
+    // The watched users' tags the calls answer with (watched.ts).
+    const watchedTags: unknown[] = []
+    const heard = (reply: unknown): void => { if (Array.isArray(reply)) watchedTags.push(...(reply as unknown[])) }
     // A call's share of the all-users stream is queued as soon as it is written, also when it
     // answers after the attempt timed out.
     const delivered = (i: number): void => {
@@ -256,14 +281,16 @@ export class BatchWriter {
     }
     const perSlot = async (i: number): Promise<void> => {
       const call = calls[i] as SlotCall
-      await this.client.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+      const encoded = encodeScriptCall(SCRIPTS.slot.sha, call.keys, call.argv)
+      heard(await runScript(this.client, SCRIPTS.slot, encoded, call.keys.values[0] as string))
       delivered(i)
     }
     const pending = groupByNode(this.client as Cluster, calls, done).map(async (group) => {
       if (group.length === 1) return await perSlot(group[0] as number)
       const { keys, argv } = nodeCall(calls, group)
       try {
-        await this.client.userlogWriteNode(keys.length, ...keys, ...argv)
+        heard(await runScript(this.client, SCRIPTS.node, encodeScriptCall(SCRIPTS.node.sha, keys, argv),
+          keys.values[0] as string))
       } catch (err) {
         if (!isSlotMapError(err)) throw err
         await Promise.all(group.map(perSlot))
@@ -274,6 +301,8 @@ export class BatchWriter {
     try {
       await withTimeout(Promise.all(pending))
       this.memory.written(batch.slots.shares, batch.slots.now)
+      this.watched.all = this.allWatched.value
+      this.watched.learn(watchedTags, batch.slots.shares, batch.slots.now, false)
       this.succeeded(batch, batch.slots.prune, batch.slots.now)
     } catch (err) {
       this.failed(batch, err as Error)

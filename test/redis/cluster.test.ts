@@ -79,8 +79,8 @@ t.test('a batch is split into one call per hash slot, each with a marker in its 
     .map((k) => calculateSlot(k)))
   t.equal(calls.length, slots.size, 'one call per slot touched')
   for (const call of calls) {
-    t.ok(call.keys.every((k) => calculateSlot(k) === call.slot), 'every key of a call is in its slot')
-    t.equal(call.keys[0], `userlog:{${markerTag(call.slot)}}:writer:w`)
+    t.ok(call.keys.values.every((k) => calculateSlot(k) === call.slot), 'every key of a call is in its slot')
+    t.equal(call.keys.values[0], `userlog:{${markerTag(call.slot)}}:writer:w`)
     t.equal(call.shard, call.slot % ALL_SHARDS)
   }
   t.equal(calls.reduce((n, c) => n + c.live.length, 0), USERS.length, 'every entry goes to one all-users shard')
@@ -256,7 +256,7 @@ t.test('one call per master; a call that meets a slot its master lost is resent 
   t.ok(groups.length <= rc.ports.length, `${calls.length} slot calls gathered into ${groups.length} node calls`)
   for (const group of groups) {
     const { keys: k, argv } = nodeCall(calls, group)
-    t.equal(await node.userlogWriteNode(k.length, ...k, ...argv), 1)
+    t.same(await node.userlogWriteNode(k.length, ...k.values, ...argv.values), [], 'applied; nobody watches')
   }
   for (const user of USERS) t.equal(await client.llen(own.log(user)), 1, `${user}: one entry`)
 
@@ -265,11 +265,12 @@ t.test('one call per master; a call that meets a slot its master lost is resent 
   const second = buildSlotCalls('wn', 2, entries.map((e) => ({ ...e, id: `m${e.id}` })), settings, [], Date.now()).calls
   const all = second.map((_, i) => i)
   const { keys: k, argv } = nodeCall(second, all)
-  const refusal = await node.userlogWriteNode(k.length, ...k, ...argv).then(() => null, (err: Error) => err)
+  const refusal = await node.userlogWriteNode(k.length, ...k.values, ...argv.values)
+    .then(() => null, (err: Error) => err)
   t.ok(refusal !== null && isSlotMapError(refusal), `refused: ${refusal?.message ?? 'no error'}`)
   // The writer then resends every section on its own; the markers skip what already ran.
-  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
-  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys, ...call.argv)
+  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys.values, ...call.argv.values)
+  for (const call of second) await node.userlogWriteSlot(call.keys.length, ...call.keys.values, ...call.argv.values)
   const lens = await Promise.all(USERS.map(async (user) => await client.llen(own.log(user))))
   t.same(lens, USERS.map(() => 2), 'each batch once')
 })

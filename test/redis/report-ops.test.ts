@@ -20,8 +20,8 @@ let seq = 0
 async function write (entries: Entry[], contribute: Contributor): Promise<{ argv: string[] }> {
   const call = buildScriptCall('w', ++seq, entries, settings, [contribute], Date.now())
   const run = (db as unknown as { userlogWrite: (n: number, ...args: string[]) => Promise<number> }).userlogWrite
-  await run.call(db, call.keys.length, ...call.keys, ...call.argv)
-  return call
+  await run.call(db, call.keys.length, ...call.keys.values, ...call.argv.values)
+  return { argv: call.argv.values }
 }
 
 const entry = (i: number, extra: Partial<Entry> = {}): Entry =>

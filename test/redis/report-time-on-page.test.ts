@@ -187,7 +187,7 @@ t.test('Redis work per entry: a session_end with activeMs adds three merged ops,
     const call = buildScriptCall('w', 1, entries.map((e, i) => ({ id: `e${i}`, t: now + i, user: 'u', ...e }) as Entry),
       settings, [contributor], now)
     const counts = new Map<string, number>()
-    const argv = call.argv
+    const argv = call.argv.values
     // The ops follow the users' entries and paths; each is [op, key index, arg1, arg2] (PFADD: n elements).
     for (let i = 0; i < argv.length; i++) {
       const op = argv[i] as string

@@ -76,21 +76,25 @@ t.test('a log Redis lost (erased, deleted) is re-expired and re-indexed by the n
 
 t.test('the memory: what is due, when, and bounded', async (t) => {
   const memory = new UserMemory(keys, 60_000, 100)
-  const first = memory.due('ann', 1_000_000, '/a')
+  const ann = memory.get('ann')
+  const first = memory.due(ann, 1_000_000, '/a')
   t.equal(first.due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a user never written: everything is due')
   t.equal(first.lastPath, '/a')
   memory.written([first], 1_000_000)
-  t.same(memory.due('ann', 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null },
+  t.same(memory.due(ann, 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null },
     'half a second later: nothing')
-  t.equal(memory.due('ann', 1_000_500, '/b').lastPath, '/b', 'a changed path is sent')
-  t.equal(memory.due('ann', 1_001_000, '/a').due, DUE_SEEN, 'a second later: the users index (and the path with it)')
-  t.equal(memory.due('ann', 1_001_000, '/a').lastPath, '/a')
-  t.equal(memory.due('ann', 1_060_000, '/a').due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a minute later: everything')
-  const unwritten = memory.due('bob', 1_000_000, '')
-  t.equal(memory.due('bob', 1_000_001, '').due, unwritten.due, 'a batch that failed changes nothing')
+  t.equal(memory.due(ann, 1_000_500, '/b').lastPath, '/b', 'a changed path is sent')
+  t.equal(memory.due(ann, 1_001_000, '/a').due, DUE_SEEN, 'a second later: the users index (and the path with it)')
+  t.equal(memory.due(ann, 1_001_000, '/a').lastPath, '/a')
+  t.equal(memory.due(ann, 1_060_000, '/a').due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a minute later: everything')
+  const bob = memory.get('bob')
+  const unwritten = memory.due(bob, 1_000_000, '')
+  t.equal(memory.due(bob, 1_000_001, '').due, unwritten.due, 'a batch that failed changes nothing')
   for (let i = 0; i < 250; i++) memory.get(`u${i}`)
   t.ok(memory.size <= 100, `bounded (${memory.size} users remembered)`)
-  t.equal(memory.get('u249').logKey, keys.log('u249'))
+  t.equal(memory.get('u249').tag, 'u249')
+  t.equal(memory.get('a b/ç').tag, 'a%20b%2F%C3%A7', "a user's tag is their name as their keys spell it")
+  t.equal(keys.log('a b/ç'), `userlog:{${memory.get('a b/ç').tag}}:log`)
 })
 
 t.test("a user's sessions hash lives as long as their log, however they are active", async (t) => {
