@@ -70,6 +70,7 @@ const { values: opt } = parseArgs({
     compare: { type: 'string' },
     cluster: { type: 'boolean', default: false },
     load: { type: 'string', default: 'autocannon' },
+    rate: { type: 'string' },
     'watch-all': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
@@ -89,6 +90,7 @@ const PLUGIN = opt.plugin === undefined ? here('../dist/index.js') : resolve(opt
 const COMPARE = opt.compare === undefined ? null : resolve(opt.compare)
 const MAX_ENTRIES = 100_000 // the servers' maxEntries (lib/server.js)
 const WATCH_ALL = opt['watch-all']
+const RATE = opt.rate === undefined ? null : Number(opt.rate)
 
 const GOALS = {
   addedCpuOne: 4, // µs per logged request, one user
@@ -104,6 +106,10 @@ const GOALS = {
 const log = (...a) => { if (opt.json) console.error(...a); else console.log(...a) }
 
 const ONE = ['alice']
+// Every request carries a browser's User-Agent, as real traffic does: the plugin stores it with
+// each entry, so it is most of an entry's bytes.
+const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+  'Chrome/131.0.0.0 Safari/537.36'
 const THOUSAND = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`)
 
 const ZIPF = zipf(10_000, 50_000)
@@ -121,7 +127,7 @@ async function wrk (v, seconds) {
 local i = 0
 request = function ()
   i = i % #users + 1
-  return wrk.format('GET', '/hello', { ['x-user'] = users[i] })
+  return wrk.format('GET', '/hello', { ['x-user'] = users[i], ['user-agent'] = '${USER_AGENT}' })
 end
 `)
   const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script,
@@ -153,7 +159,7 @@ end
 function nextUser (users) {
   let i = 0
   return (req) => {
-    req.headers = { 'x-user': users[i] }
+    req.headers = { 'x-user': users[i], 'user-agent': USER_AGENT }
     i = (i + 1) % users.length
     return req
   }
@@ -334,10 +340,13 @@ async function main () {
           connections: CONNECTIONS,
           pipelining: 1,
           duration: seconds,
+          ...(RATE === null ? {} : { overallRate: RATE }),
           // Many users: one request template whose user is picked per request (an array of
           // thousands of templates costs the load generator more than the server).
           requests: v.users.length <= 1000
-            ? v.users.map((u) => ({ method: 'GET', path: '/hello', headers: { 'x-user': u } }))
+            ? v.users.map((u) => ({
+                method: 'GET', path: '/hello', headers: { 'x-user': u, 'user-agent': USER_AGENT }
+              }))
             : [{ method: 'GET', path: '/hello', setupRequest: nextUser(v.users) }]
         })
       const wallUs = (performance.now() - t0) * 1000

@@ -91,7 +91,7 @@ async function redisCost (client, make) {
     for (let r = 0; r < REDIS_ROUNDS; r++) {
       const call = buildScriptCall('w', ++seq, make(Date.now()), settings, contributors, Date.now())
       const t0 = performance.now()
-      await client.userlogWrite(call.keys.length, ...call.keys, ...call.argv)
+      await client.userlogWrite(call.keys.length, ...call.keys.values, ...call.argv.values)
       samples.push(performance.now() - t0)
     }
     return median(samples) * 1e6 / BATCH

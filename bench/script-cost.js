@@ -113,7 +113,8 @@ async function writeScript (client, keys) {
         const prune = now - pruned >= 1000
         if (prune) pruned = now
         const c = buildScriptCall('bench', ++seq, requestBatch(users, seq * BATCH), settings, [], now, prune, memory)
-        return client.evalsha(sha, c.keys.length, ...c.keys, ...c.argv).then(() => memory.written(c.shares, now))
+        return client.evalsha(sha, c.keys.length, ...c.keys.values, ...c.argv.values)
+          .then(() => memory.written(c.shares, now))
       }
       out[`${users} ${watched ? 'watched' : 'unwatched'}`] = await perEntry(client, call)
     }

@@ -104,7 +104,7 @@ async function redisCost (client, make = batch, repeats = REPEATS) {
     for (let r = 0; r < REDIS_ROUNDS; r++) {
       const call = buildScriptCall('w', ++seq, make(Date.now()), settings, list, Date.now())
       const t0 = performance.now()
-      await client.userlogWrite(call.keys.length, ...call.keys, ...call.argv)
+      await client.userlogWrite(call.keys.length, ...call.keys.values, ...call.argv.values)
       samples.push(performance.now() - t0)
     }
     const stats = await calls()
