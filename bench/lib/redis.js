@@ -24,7 +24,7 @@ export function redisServerVersion () {
  * append-only file fsynced on every write, so that `restart()` (SIGKILL, then a new redis-server on
  * the same port and directory) loses nothing Redis acknowledged; `pid` then names the new process.
  */
-export async function startRedis ({ persistent = false } = {}) {
+export async function startRedis ({ persistent = false, wrapper = [] } = {}) {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-redis-'))
   const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
@@ -32,7 +32,7 @@ export async function startRedis ({ persistent = false } = {}) {
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--dir', dir, '--protected-mode', 'no', '--loglevel', 'warning'
   ]
-  let proc = await spawnUntilPing(args, port)
+  let proc = await spawnUntilPing(args, port, wrapper)
   if (proc === null) {
     rmSync(dir, { recursive: true, force: true })
     throw new Error('redis-server did not start (is it installed? `make bench` installs it)')
@@ -56,7 +56,7 @@ export async function startRedis ({ persistent = false } = {}) {
     /** Kills redis-server and starts a new one on the same port; resolves once it answers PING. */
     async restart () {
       await kill()
-      const next = await spawnUntilPing(args, port)
+      const next = await spawnUntilPing(args, port, wrapper)
       if (next === null) throw new Error('redis-server did not come back after the restart')
       proc = next
     },
@@ -67,9 +67,13 @@ export async function startRedis ({ persistent = false } = {}) {
   }
 }
 
-/** Spawns redis-server with `args`; the process once it answers PING on `port`, else null. */
-async function spawnUntilPing (args, port) {
-  const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] })
+/**
+ * Spawns redis-server with `args` (behind `wrapper`, a command such as valgrind's, when given);
+ * the process once it answers PING on `port`, else null.
+ */
+async function spawnUntilPing (args, port, wrapper = []) {
+  const [command, ...rest] = [...wrapper, 'redis-server', ...args]
+  const proc = spawn(command, rest, { stdio: ['ignore', 'ignore', 'inherit'] })
   const spawnError = new Promise((_resolve, reject) => proc.once('error', reject))
   spawnError.catch(() => {})
   const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })

@@ -92,45 +92,54 @@ export class BatchOps {
 
   /** Appends the ops to ARGV, numbering their keys from `firstKey` (1-based KEYS index). */
   encode (firstKey: number, argv: ScriptArgs): void {
-    for (const [op, key, ...args] of this.list()) {
+    this.forEach((op, key, a, b, elements) => {
       let index = this.keyIndex.get(key)
       if (index === undefined) {
         index = firstKey + this.keys.length
         this.keys.push(key)
         this.keyIndex.set(key, index)
       }
-      addOp(argv, op, String(index), args)
-    }
+      addOp(argv, op, String(index), a, b, elements)
+    })
   }
 
   /**
-   * Every op in the order the script must apply them: `[op, key, ...args]`, where args are two
-   * strings, or for PFADD the number of elements and the elements.
+   * Every op in the order the script must apply them: its name, its key, then two arguments
+   * (`a` a field or a number, `b` a value), or for PFADD the elements.
    */
-  list (): Op[] {
-    const all: Op[] = []
-    for (const [key, field, n] of this.increments.values()) all.push(['HINCRBY', key, field, String(n)])
-    for (const [key, field, n, cap] of this.capped.values()) all.push(['HINCRCAP', key, field, `${n},${cap}`])
-    for (const [op, key, field, value] of this.extremes.values()) all.push([op, key, field, String(value)])
-    for (const [key, field, value, cap] of this.maxSums.values()) all.push(['HMAXSUM', key, field, `${value},${cap}`])
-    for (const [key, elements] of this.hlls) all.push(['PFADD', key, String(elements.size), ...elements])
+  forEach (visit: (op: OpName, key: string, a: string, b: string, elements: Set<string> | null) => void): void {
+    for (const [key, field, n] of this.increments.values()) visit('HINCRBY', key, field, String(n), null)
+    for (const [key, field, n, cap] of this.capped.values()) visit('HINCRCAP', key, field, `${n},${cap}`, null)
+    for (const [op, key, field, value] of this.extremes.values()) visit(op, key, field, String(value), null)
+    for (const [key, field, value, cap] of this.maxSums.values()) visit('HMAXSUM', key, field, `${value},${cap}`, null)
+    for (const [key, elements] of this.hlls) visit('PFADD', key, '', '', elements)
     // Merged ops first: an EXPIRE recorded for a counter key must come after the key exists.
-    all.push(...this.ops)
-    return all
+    for (const [op, key, a, b] of this.ops) visit(op, key, a, b, null)
   }
 }
 
-/** One op of a batch: its name, its key, then its arguments. */
-export type Op = [OpName, string, ...string[]]
+/** One queued op of a batch: its name, its key, then its two arguments. */
+type Op = [OpName, string, string, string]
 
 /** Adds counters or session updates for one entry of a batch. */
 export type Contributor = (entry: Entry, ops: BatchOps) => void
 
-/** One op in ARGV: its name and key index (ASCII), then its arguments (any text: paths, names). */
-function addOp (argv: ScriptArgs, op: OpName, keyIndex: string, args: string[]): void {
+/**
+ * One op in ARGV: its name and key index, then its two arguments (a field may be any text: a
+ * path, a name), or for PFADD the number of elements and the elements.
+ */
+function addOp (
+  argv: ScriptArgs, op: OpName, keyIndex: string, a: string, b: string, elements: Set<string> | null
+): void {
   argv.ascii(op)
   argv.ascii(keyIndex)
-  for (const a of args) argv.text(a)
+  if (elements !== null) {
+    argv.ascii(String(elements.size))
+    for (const element of elements) argv.text(element)
+    return
+  }
+  argv.text(a)
+  argv.text(b)
 }
 
 export interface ScriptCall {
@@ -236,12 +245,12 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
   contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): ScriptCall {
   const { groups, ops } = groupByUser(entries, contributors, memory)
   const k = s.keys
+  // Key names and these arguments are ASCII: the prefix is, and user names are encoded.
   const keys = new ScriptArgs()
-  for (const key of [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath]) keys.text(key)
-  keys.text(k.allWatchLease)
+  for (const key of [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath, k.allWatchLease]) keys.ascii(key)
   const argv = new ScriptArgs()
   for (const a of [k.prefix, leasePrefix(s), String(s.maxEntries), expireSeconds(s), String(now), String(s.indexCap),
-    String(groups.length), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0']) argv.text(a)
+    String(groups.length), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0']) argv.ascii(a)
   const shares: Due[] = []
   for (const group of groups) {
     const share = memory.due(group.memo, now, group.lastPath)
@@ -249,7 +258,7 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
     addUser(argv, group, share, true)
   }
   ops.encode(keys.length + 1, argv)
-  for (const key of ops.keys) keys.text(key)
+  for (const key of ops.keys) keys.ascii(key)
   return { keys, argv, entries: entries.length, shares }
 }
 
@@ -320,7 +329,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     let g = groups.get(slot)
     if (g === undefined) {
       const keys = new ScriptArgs()
-      keys.text(`${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`)
+      keys.ascii(`${k.prefix}:{${markerTag(slot)}}:writer:${writerId}`)
       g = {
         keys, keyIndex: new Map(), users: new ScriptArgs(), userCount: 0, ops: new ScriptArgs(), opCount: 0, live: []
       }
@@ -331,7 +340,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   const keyIn = (g: SlotGroup, key: string): string => {
     let index = g.keyIndex.get(key)
     if (index === undefined) {
-      g.keys.text(key)
+      g.keys.ascii(key)
       index = g.keys.length
       g.keyIndex.set(key, index)
     }
@@ -357,18 +366,18 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     records.ascii(user.memo.tag)
     if (due >= DUE_PATH) records.text(share.lastPath as string)
   }
-  for (const [op, key, ...args] of ops.list()) {
+  ops.forEach((op, key, a, b, elements) => {
     const g = groupOf(calculateSlot(key))
     g.opCount++
-    addOp(g.ops, op, keyIn(g, key), args)
-  }
+    addOp(g.ops, op, keyIn(g, key), a, b, elements)
+  })
   const calls: SlotCall[] = []
   for (const [slot, g] of groups) {
     const holdsIndex = g === idx
     const argv = new ScriptArgs()
     for (const a of [String(seq), k.prefix, leasePrefix(s), String(s.maxEntries), expireSeconds(s), String(now),
       String(s.indexCap), prune ? '1' : '0', String(g.userCount), holdsIndex ? String(users.length) : '0',
-      String(g.opCount)]) argv.text(a)
+      String(g.opCount)]) argv.ascii(a)
     argv.append(g.users)
     if (holdsIndex) argv.append(records)
     argv.append(g.ops)
@@ -407,7 +416,7 @@ export function nodeCall (calls: SlotCall[], group: number[]): { keys: ScriptArg
     argv.append(call.argv)
   }
   const keys = new ScriptArgs()
-  keys.text((calls[group[0] as number] as SlotCall).keys.values[0] as string)
+  keys.ascii((calls[group[0] as number] as SlotCall).keys.values[0] as string)
   return { keys, argv }
 }
 

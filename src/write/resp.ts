@@ -7,6 +7,10 @@ import { createHash } from 'node:crypto'
 import { Command } from 'ioredis'
 import type { RedisLike } from '../types.js'
 
+// Up to this many characters, a loop reads or copies an ASCII value faster than a call into
+// Buffer's native methods.
+const SHORT = 24
+
 /** The arguments of a call, each with its length in bytes. */
 export class ScriptArgs {
   readonly values: string[] = []
@@ -21,9 +25,9 @@ export class ScriptArgs {
     this.total += value.length
   }
 
-  /** Any text: measured, and written as UTF-8. */
+  /** Any text: measured (a short one here, a longer one by Buffer.byteLength), written as UTF-8 unless ASCII. */
   text (value: string): void {
-    const n = Buffer.byteLength(value)
+    const n = value.length <= SHORT && isAscii(value) ? value.length : Buffer.byteLength(value)
     this.values.push(value)
     this.bytes.push(n)
     this.total += n
@@ -51,13 +55,16 @@ export function script (lua: string): Script {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
 
+function isAscii (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return false
+  return true
+}
+
 // Room left in front of the arguments for the command's head (`*N`, the command name, the SHA),
 // so that writing the head last needs no second copy of the arguments.
 const HEAD_ROOM = 96
 // Per argument: `$`, up to ten digits of length, CRLF before and after the value.
 const ARG_FRAME = 15
-// Up to this many characters, a loop copies an ASCII value faster than a call to Buffer#write.
-const SHORT = 24
 
 /**
  * The RESP bytes of `EVALSHA sha numkeys keys… argv…` (`EVAL lua …` when `lua` is given, for a
