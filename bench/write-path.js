@@ -1,141 +1,167 @@
 #!/usr/bin/env node
-// What the plugin's write path costs the host per entry, without HTTP: the part of the request
-// hook's cost that the plugin controls, measured with less noise than a load test can give on a
-// small machine. In this one process, entries like the request hook's are pushed at a steady
-// rate (a tick every millisecond) for a window, and the process's CPU time (process.cpuUsage)
-// is divided by the entries. Three ways, alternating within each round:
-//   idle      the same ticks, pushing nothing: subtracted from the other two
-//   build     each tick's entries turned into the script call (JSON, grouping, the writer's
-//             memory, the report and session ops: buildScriptCall), never sent
-//   write     the plugin's BatchWriter writing to a private redis-server (the above, plus
-//             ioredis serialising the call, the socket, the reply)
-// for 1 user, 1,000 users in turn and Zipf 10,000 users. Figures: min / median / max over the
-// rounds of (CPU of the way − CPU of idle) ÷ entries.
+// What the plugin's write path costs per entry, counted in instructions instead of seconds:
+// the host's CPU time on a shared virtual machine swings by 2× between rounds when its
+// neighbours are busy, while the number of instructions a program runs does not depend on them.
+// valgrind's callgrind counts the user-space instructions of two processes:
+//   the host   bench/lib/write-loop.js: entries made by the plugin's requestEntry from a real
+//              Fastify request (a browser User-Agent), pushed through the plugin's BatchWriter with
+//              its report and session counters, one flush per batch of --batch entries (190: about
+//              what a busy host's batch holds at 30,000 requests/s)
+//   Redis      redis-server running the write script for those batches (its idle work over the
+//              same time, measured separately, is subtracted; it is emptied before each run)
+// The plugin's clock moves as on a host serving --rate requests a second (30,000 by default),
+// so what it does once a second per user is counted as often per entry as on such a host.
+// for 1 user, 1,000 users in turn and Zipf 10,000 users. Counters are zeroed after --warmup
+// batches (the JIT has compiled the path by then) and read after --batches more. Node runs with
+// --single-threaded, so that the garbage collector and the compiler run on the main thread and
+// their work is counted in the same way every run. Kernel work (the socket's system calls) is
+// not counted: instructions say which code got cheaper, the overhead benchmark says what a host
+// pays in seconds.
 //
-//   node bench/write-path.js [--quick] [--json] [--rounds N] [--rate ENTRIES_PER_S]
-//   (uses dist/: `npm run build` first)
+//   node bench/write-path.js [--quick] [--json] [--repeat N] [--batch N] [--warmup N] [--batches N]
+//     [--rate N] [--compare DIST_DIR]
+// --compare: also measure another build (its dist/ directory), in the same way, to show what a
+// change bought. Needs valgrind (`make bench` installs it).
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BatchWriter } from '../dist/write/writer.js'
-import { buildScriptCall, freshMemory } from '../dist/write/batch.js'
-import { Keys } from '../dist/shared/keys.js'
-import { requestEntry } from '../dist/write/entry.js'
-import { validateOptions } from '../dist/options.js'
-import { reportContributor } from '../dist/report/counters.js'
-import { sessionContributor } from '../dist/collector/sessions.js'
-import { printResults } from './lib/machine.js'
 import { startRedis } from './lib/redis.js'
+import { printResults } from './lib/machine.js'
 import { summary, round } from './lib/stats.js'
-import { zipf } from './lib/users.js'
 
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
-    rounds: { type: 'string' },
-    rate: { type: 'string', default: '12000' }
+    repeat: { type: 'string' },
+    batch: { type: 'string', default: '190' },
+    warmup: { type: 'string' },
+    batches: { type: 'string' },
+    rate: { type: 'string', default: '30000' },
+    compare: { type: 'string' }
   }
 })
-const ROUNDS = Number(opt.rounds ?? (opt.quick ? 2 : 7))
-const WINDOW_MS = opt.quick ? 500 : 2000
-const PER_TICK = Math.max(1, Math.round(Number(opt.rate) / 1000))
+const REPEAT = Number(opt.repeat ?? 1)
+const BATCH = Number(opt.batch)
+const WARMUP = Number(opt.warmup ?? (opt.quick ? 20 : 60))
+const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : 120))
 const log = (...a) => console.error(...a)
 
-const USERS = {
-  '1 user': ['alice'],
-  '1,000 users': Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`),
-  'Zipf 10,000 users': zipf(10_000, 50_000)
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
+} catch {
+  console.error('valgrind is not installed: `make bench` installs it (Debian package valgrind)')
+  process.exit(2)
 }
-const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
-let n = 0
-/** An entry as the request hook makes it (requestEntry, from a request's fields). */
-function entry (user) {
-  n++
-  const req = {
-    url: `/api/items/${n % 97}?page=${n % 5}`, method: 'GET', headers: { 'user-agent': UA }, ip: '127.0.0.1',
-    id: `req-${n}`, routeOptions: { url: '/api/items/:id' }
+const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-callgrind-'))
+const callgrind = (name) => ['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(dir, name)}.%p`]
+
+/** Instructions counted in `pid` since its counters were last zeroed (callgrind_control dumps them). */
+function instructions (pid, name) {
+  execFileSync('callgrind_control', ['--dump', String(pid)], { stdio: 'ignore' })
+  const dumps = readdirSync(dir).filter((f) => f.startsWith(`${name}.${pid}.`))
+    .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))
+  const text = readFileSync(join(dir, dumps.at(-1)), 'utf8')
+  const m = /^summary: (\d+)/m.exec(text) ?? /^totals: (\d+)/m.exec(text)
+  if (m === null) throw new Error(`no instruction count in ${dumps.at(-1)}`)
+  return Number(m[1])
+}
+const zero = (pid) => execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore' })
+
+/** Waits until `child` prints `word` on its stdout. */
+function printed (child, word) {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const onData = (d) => {
+      out += d
+      if (out.includes(word)) { child.stdout.off('data', onData); resolve() }
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`write-loop exited with code ${code} before "${word}"`)))
+  })
+}
+
+const redis = await startRedis({ wrapper: callgrind('redis') })
+const admin = redis.client()
+
+/** Redis's own instructions per ms while idle (its timers), to subtract from a measured window. */
+async function redisIdlePerMs () {
+  zero(redis.pid)
+  const t0 = performance.now()
+  await sleep(3000)
+  return instructions(redis.pid, 'redis') / (performance.now() - t0)
+}
+
+/** One measurement: host and Redis instructions per entry for `set` with the build in `dist`. */
+async function measure (dist, set, idle) {
+  await admin.flushall()
+  const child = spawn(callgrind('node')[0], [...callgrind('node').slice(1), process.execPath, '--single-threaded',
+    here('./lib/write-loop.js'), dist, redis.url, set, String(BATCH), String(WARMUP), String(BATCHES), opt.rate],
+  { stdio: ['ignore', 'pipe', 'inherit'] })
+  child.stdout.setEncoding('utf8')
+  try {
+    await printed(child, 'warm')
+    zero(child.pid)
+    zero(redis.pid)
+    const t0 = performance.now()
+    const done = printed(child, 'done')
+    child.kill('SIGUSR2')
+    await done
+    const ms = performance.now() - t0
+    const entries = BATCH * BATCHES
+    const host = instructions(child.pid, 'node') / entries
+    const server = (instructions(redis.pid, 'redis') - idle * ms) / entries
+    await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
+    return { host, redis: server }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
   }
-  return requestEntry(req, { statusCode: 200, elapsedTime: 1.2 }, user, NO_REDACT)
-}
-const NO_REDACT = new Set()
-
-const quiet = { debug () {}, info () {}, warn () {}, error () {}, fatal () {}, trace () {}, child () { return quiet } }
-
-/** Ticks every millisecond for WINDOW_MS, calling `tick(i)`; returns CPU µs used and ticks run. */
-async function window (tick) {
-  const c0 = process.cpuUsage()
-  const end = performance.now() + WINDOW_MS
-  let ticks = 0
-  while (performance.now() < end) {
-    tick(ticks++)
-    await sleep(1)
-  }
-  const c = process.cpuUsage(c0)
-  return { cpu: c.user + c.system, ticks }
 }
 
-const redis = await startRedis()
-const client = redis.client()
+const builds = [['this build', here('../dist')]]
+if (opt.compare !== undefined) builds.push(['--compare build', resolve(opt.compare)])
+const SETS = { one: '1 user', thousand: '1,000 users', zipf: 'Zipf 10,000 users' }
 const results = []
 try {
-  const settings = validateOptions({ redis: redis.url })
-  const keys = new Keys('benchwp')
-  const batch = { keys, maxEntries: 1000, ttl: settings.ttl, indexCap: 100_000, publish: true }
-  const contributors = () => [sessionContributor({ settings, keys }), reportContributor({ settings, keys })]
-    .filter((c) => c !== null)
-  for (const [label, users] of Object.entries(USERS)) {
-    let u = 0
-    const next = () => users[u++ % users.length]
-    const writer = new BatchWriter(client, batch, 1_000_000, quiet, contributors())
-    const building = contributors()
-    const memory = freshMemory(batch)
-    let seq = 0
-    const ways = {
-      idle: () => {},
-      build: () => {
-        const entries = []
-        for (let i = 0; i < PER_TICK; i++) entries.push(entry(next()))
-        const call = buildScriptCall('bench', ++seq, entries, batch, building, Date.now(), false, memory)
-        memory.written(call.shares, Date.now())
-      },
-      write: () => { for (let i = 0; i < PER_TICK; i++) writer.push(entry(next())) }
-    }
-    log(`${label}: warming up…`)
-    for (const tick of Object.values(ways)) await window(tick)
-    await writer.flush()
-    const per = { build: [], write: [] }
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? ['idle', 'build', 'write'] : ['write', 'build', 'idle']
-      const got = {}
-      for (const way of order) {
-        got[way] = await window(ways[way])
-        if (way === 'write') await writer.flush()
+  const idle = await redisIdlePerMs()
+  log(`Redis idle: ${Math.round(idle)} instructions/ms (subtracted)`)
+  for (const [label, dist] of builds) {
+    for (const [set, name] of Object.entries(SETS)) {
+      const runs = []
+      for (let r = 0; r < REPEAT; r++) {
+        log(`${label}, ${name}: run ${r + 1}/${REPEAT}…`)
+        runs.push(await measure(dist, set, idle))
       }
-      const idlePerTick = got.idle.cpu / got.idle.ticks
-      for (const way of ['build', 'write']) {
-        per[way].push((got[way].cpu - idlePerTick * got[way].ticks) / (got[way].ticks * PER_TICK))
+      for (const side of ['host', 'redis']) {
+        const s = summary(runs.map((x) => x[side]))
+        const which = builds.length > 1 ? ` (${label})` : ''
+        results.push({
+          name: `${side === 'host' ? 'host' : 'Redis'} instructions per entry, ${name}${which}`,
+          value: Math.round(s.median),
+          spread: REPEAT > 1 ? `${Math.round(s.min)}–${Math.round(s.max)}` : undefined,
+          unit: '',
+          goal: '',
+          pass: null
+        })
       }
     }
-    const stats = writer.stats()
-    if (stats.dropped !== 0 || stats.failedBatches !== 0) throw new Error(`${label}: the writer dropped or failed`)
-    for (const way of ['build', 'write']) {
-      const s = summary(per[way])
-      results.push({
-        name: `${way === 'build' ? 'building the script call' : 'writing to Redis'}, ${label} (min / median / max)`,
-        value: `${round(s.min, 1)} / ${round(s.median, 1)} / ${round(s.max, 1)}`, unit: 'µs/entry', goal: '', pass: null
-      })
-    }
-    await writer.close(5000)
   }
 } finally {
-  client.disconnect()
+  admin.disconnect()
   await redis.stop()
+  rmSync(dir, { recursive: true, force: true })
 }
 
 printResults({
   benchmark: 'write-path',
-  title: `Host CPU of the write path per entry, ${PER_TICK * 1000} entries/s, no HTTP`,
-  results,
+  title: `User-space instructions per entry of the write path (callgrind), batches of ${BATCH}, ` +
+    `${BATCHES} batches after ${WARMUP}${REPEAT > 1 ? `, median (min–max) of ${REPEAT} runs` : ''}`,
+  results: results.map((r) => ({ ...r, value: round(r.value, 0) })),
   json: opt.json
 })

@@ -60,5 +60,7 @@ export function printResults ({ benchmark, title, results, json, extra = {} }) {
   }
   console.log(`\n${title} — ${machineLine(machine())}`)
   console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
-  for (const r of results) console.log(`| ${r.name} | ${r.value} | ${r.unit} | ${r.goal} |`)
+  for (const r of results) {
+    console.log(`| ${r.name} | ${r.value}${r.spread ? ` (${r.spread})` : ''} | ${r.unit} | ${r.goal} |`)
+  }
 }

@@ -55,6 +55,11 @@ export const MAX_ROUTES = 500
 export const MAX_INTERACTION_TYPES = 50
 /** Longest page path or event name kept as a counter field. */
 export const MAX_FIELD = 256
+/**
+ * Users a day whose adds to the distinct-users HyperLogLogs a process remembers; past it, a user's
+ * every batch adds them again (the count stays exact: an add is idempotent).
+ */
+export const MAX_COUNTED_USERS = 50_000
 /** Sessions a day whose longest duration is remembered; past it each session_end counts as a session. */
 export const MAX_ENDED_TRACKED = 10_000
 /** A session longer than this (seconds) is counted as this long. */
@@ -114,9 +119,12 @@ type Capped = ReturnType<BatchOps['hincrcap']>
 
 /** What one batch has already sent for one day, and handles on its merged ops. */
 interface DayBatch {
+  day: string
   keys: DayKeys
-  /** user → USER_BIT | (1 << browser index) for each add already sent */
+  /** user → USER_BIT | (1 << browser index) for each add already sent (or counted by an earlier batch) */
   seen: Map<string, number>
+  /** The adds this batch sends, remembered in `counted` once it is written. */
+  added: Map<string, number> | null
   sessions: Set<string>
   expiring: number
   first: Extreme | null
@@ -154,6 +162,9 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
   // Key names of the last few days (a batch rarely spans more than two).
   const names = new Map<string, DayKeys>()
   let batch: BatchOps | null = null
+  // Users this process has added to the day's distinct-users HyperLogLogs (USER_BIT, and a bit
+  // per browser family), remembered once their batch was written.
+  let counted = { day: '', users: new Map<string, number>() }
   let days = new Map<string, DayBatch>()
   let lastDay = ''
   let last: DayBatch | null = null
@@ -175,7 +186,8 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
         names.set(day, k)
       }
       d = {
-        keys: k, seen: new Map(), sessions: new Set(), expiring: 0, first: null, last: null,
+        day, keys: k, seen: new Map(), added: null, sessions: new Set(), expiring: 0, first: null,
+        last: null,
         totals: new Map(), routes: new Map(), pages: new Map(), interactions: new Map(),
         active: new Map(), measured: new Map(), beats: new Map()
       }
@@ -191,6 +203,24 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
    * updates are merged and sent before every queued op (BatchOps.encode), and a PFADD is queued
    * just before this call, so the key exists when its EXPIRE runs.
    */
+  /**
+   * The adds of a batch's day, once the batch is written: that user's later entries of the day add
+   * nothing more to these HyperLogLogs (a batch that fails is built again, and adds them again).
+   */
+  function remember (d: DayBatch, added: Map<string, number>): void {
+    if (counted.day !== d.day) {
+      // A new day starts afresh; a late batch of an earlier day is not remembered.
+      if (d.day < counted.day) return
+      counted = { day: d.day, users: new Map() }
+    }
+    const users = counted.users
+    for (const [user, bits] of added) {
+      const had = users.get(user)
+      if (had !== undefined) users.set(user, had | bits)
+      else if (users.size < MAX_COUNTED_USERS) users.set(user, bits)
+    }
+  }
+
   function expire (ops: BatchOps, d: DayBatch, bit: number, key: string): void {
     if ((d.expiring & bit) !== 0) return
     d.expiring |= bit
@@ -234,14 +264,19 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
       d.last[3] = t
     }
 
-    // Distinct users, and users per browser family: one PFADD per user and key per batch.
+    // Distinct users, and users per browser family: a user is added to a day's HyperLogLog once
+    // per process (bits already counted), and at most once per batch (bits seen).
     const user = entry.user
-    let seen = d.seen.get(user) ?? 0
-    const before = seen
+    let seen = d.seen.get(user)
+    if (seen === undefined) {
+      seen = counted.day === d.day ? counted.users.get(user) ?? 0 : 0
+      d.seen.set(user, seen)
+    }
+    let add = 0
     if ((seen & USER_BIT) === 0) {
       ops.pfadd(k.users, user)
       expire(ops, d, E_USERS, k.users)
-      seen |= USER_BIT
+      add = USER_BIT
     }
     const ua = entry.ua
     if (typeof ua === 'string' && ua !== '') {
@@ -250,10 +285,17 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
         const key = k.browsers[b] as string
         ops.pfadd(key, user)
         expire(ops, d, 1 << (E_BROWSER + b), key)
-        seen |= 1 << b
+        add |= 1 << b
       }
     }
-    if (seen !== before) d.seen.set(user, seen)
+    if (add !== 0) {
+      d.seen.set(user, seen | add)
+      if (d.added === null) {
+        const added = d.added = new Map<string, number>()
+        ops.onWritten(() => remember(d, added))
+      }
+      d.added.set(user, (d.added.get(user) ?? 0) | add)
+    }
 
     if (entry.kind === 'request') {
       total(ops, d, 'requests')

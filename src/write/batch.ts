@@ -28,6 +28,16 @@ export class BatchOps {
   private readonly capped = new Map<string, [string, string, number, number]>()
   private readonly extremes = new Map<string, ['HMAX' | 'HMIN', string, string, number]>()
   private readonly maxSums = new Map<string, [string, string, number, number]>()
+  private readonly whenWritten: Array<() => void> = []
+
+  /** Runs `fn` once the batch is written (a contributor remembering what Redis now has). */
+  onWritten (fn: () => void): void { this.whenWritten.push(fn) }
+
+  /** The writer's call: the batch these ops belong to is written. */
+  written (): void {
+    for (const fn of this.whenWritten) fn()
+    this.whenWritten.length = 0
+  }
 
   hincrby (key: string, field: string, n: number): [string, string, number] {
     const id = key + '\0' + field
@@ -149,6 +159,8 @@ export interface ScriptCall {
   entries: number
   /** Each user's share: handed back to the memory once the batch is written. */
   shares: Due[]
+  /** The batch's counter and session ops: told when the batch is written. */
+  ops: BatchOps
 }
 
 export interface BatchSettings {
@@ -259,7 +271,7 @@ export function buildScriptCall (writerId: string, seq: number, entries: Entry[]
   }
   ops.encode(keys.length + 1, argv)
   for (const key of ops.keys) keys.ascii(key)
-  return { keys, argv, entries: entries.length, shares }
+  return { keys, argv, entries: entries.length, shares, ops }
 }
 
 /** One hash slot's share of a batch on a Redis Cluster: a SLOT_WRITE_SCRIPT call. */
@@ -277,6 +289,7 @@ export interface SlotCalls {
   calls: SlotCall[]
   entries: number
   shares: Due[]
+  ops: BatchOps
 }
 
 /**
@@ -383,7 +396,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     argv.append(g.ops)
     calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
   }
-  return { calls, entries: entries.length, shares }
+  return { calls, entries: entries.length, shares, ops }
 }
 
 /** The indices of a batch's slot calls not done yet, grouped by the master that owns their slot (unknown: alone). */
