@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // Live latency: from PUBLISH to a viewer's receipt, at 1,000 entries/s, 100 viewers of one user.
+// With --plugin, from a request to a host app with the plugin to the viewer's receipt of its entry:
+// the whole path (the hook, the writer's batching, the write script's PUBLISH, the realtime
+// server), while --others requests a second of 1,000 other users, whom nobody watches, go to the
+// same host.
 //
 //   npm run build && node bench/live-latency.js [--quick] [--json] [--rate 1000] [--viewers 100] [--seconds 10]
+//     [--plugin [--others 2000]]
 //
 // Starts a private redis-server and the realtime server (dist/cli/main.js, its own process, as in
 // production); this process is the writer and the viewers. The writer writes as the plugin does
@@ -10,7 +15,10 @@
 // as the receipt, since writer and viewers share this process). Prints p50 / p99 / max per entry.
 
 import { randomBytes } from 'node:crypto'
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { startRedis } from './lib/redis.js'
@@ -24,7 +32,9 @@ const { values: opt } = parseArgs({
     json: { type: 'boolean', default: false },
     rate: { type: 'string', default: '1000' },
     viewers: { type: 'string', default: '100' },
-    seconds: { type: 'string' }
+    seconds: { type: 'string' },
+    plugin: { type: 'boolean', default: false },
+    others: { type: 'string', default: '2000' }
   }
 })
 const RATE = Number(opt.rate)
@@ -52,7 +62,12 @@ async function viewer (url, token, samples) {
       const msg = JSON.parse(data.toString())
       if (msg.type === 'backlog') { backlog = true; resolve() }
       if (msg.type === 'entries') {
-        for (const e of msg.entries) if (typeof e.sent === 'number') samples.push(now - e.sent)
+        for (const e of msg.entries) {
+          if (typeof e.sent === 'number') samples.push(now - e.sent)
+          // Through the plugin: the request's send time (ms since the epoch) is in its query.
+          const sent = /[?&]sent=([\d.]+)/.exec(e.path ?? '')
+          if (sent !== null) samples.push(performance.timeOrigin + now - Number(sent[1]))
+        }
       }
       if (msg.type === 'dropped') samples.dropped += msg.count
     })
@@ -64,11 +79,56 @@ async function viewer (url, token, samples) {
   return ws
 }
 
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+  'Chrome/131.0.0.0 Safari/537.36'
+
+/** The host app with the plugin (bench/lib/server.js), in its own process; resolves with its port. */
+async function startHost (redisUrl) {
+  const proc = fork(here('./lib/server.js'), ['plugin', redisUrl, 'userlog'],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const port = await new Promise((resolve, reject) => {
+    proc.on('message', (m) => { if (m.type === 'ready') resolve(m.port) })
+    proc.once('exit', (code) => reject(new Error(`the host app exited with code ${code}`)))
+  })
+  return { proc, port }
+}
+
+/**
+ * --plugin: requests of the watched user at RATE (each with its send time in the query) and of
+ * 1,000 others at --others, for SECONDS, to the host app.
+ */
+async function requestsThroughPlugin (port) {
+  const load = (rate, users, sent) => {
+    let i = 0
+    return autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: 10,
+      overallRate: rate,
+      duration: SECONDS,
+      requests: [{
+        method: 'GET',
+        setupRequest: (req) => {
+          req.path = sent ? `/hello?sent=${(performance.timeOrigin + performance.now()).toFixed(3)}` : '/hello'
+          req.headers = { 'x-user': users[i++ % users.length], 'user-agent': UA }
+          return req
+        }
+      }]
+    })
+  }
+  const others = Array.from({ length: 1000 }, (_, i) => `other${i}`)
+  await Promise.all([
+    load(RATE, [USER], true),
+    Number(opt.others) > 0 ? load(Number(opt.others), others, false) : null
+  ])
+}
+
 async function main () {
   const redis = await startRedis()
   const db = redis.client()
   const pub = redis.client()
   let server = null
+  let host = null
   const sockets = []
   try {
     server = await startRealtime(redis.url)
@@ -81,12 +141,20 @@ async function main () {
     for (let i = 0; i < VIEWERS; i += 20) {
       sockets.push(...await Promise.all(tokens.slice(i, i + 20).map((t) => viewer(server.ws, t, samples))))
     }
-    log(`${VIEWERS} viewers of "${USER}" connected; writing ${RATE} entries/s for ${SECONDS} s…`)
+    log(`${VIEWERS} viewers of "${USER}" connected; ${opt.plugin ? 'requesting' : 'writing'} ${RATE} entries/s ` +
+      `for ${SECONDS} s…`)
 
-    const total = RATE * SECONDS
-    let written = 0
-    let seq = 0
+    let total = RATE * SECONDS
+    let written = opt.plugin ? total : 0
     const start = performance.now()
+    if (opt.plugin) {
+      host = await startHost(redis.url)
+      await requestsThroughPlugin(host.port)
+      // Every request the host served was logged (its maxEntries keeps them all): its entries.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      total = written = await db.llen(keys.log(USER))
+    }
+    let seq = 0
     while (written < total) {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE))
       if (due > written) {
@@ -124,10 +192,17 @@ async function main () {
       { name: 'latency p99', value: round(quantile(samples, 0.99), 2), unit: 'ms', goal: '', pass: null },
       { name: 'latency max', value: round(quantile(samples, 1), 2), unit: 'ms', goal: '', pass: null }
     ]
-    const title = `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`
-    printResults({ benchmark: 'live-latency', title, results, json: opt.json })
+    const title = opt.plugin
+      ? `request → viewer through the plugin, ${RATE} requests/s of one user (${VIEWERS} viewers) ` +
+        `and ${opt.others}/s of 1,000 others`
+      : `PUBLISH → viewer, ${RATE} entries/s, ${VIEWERS} viewers of one user`
+    printResults({ benchmark: opt.plugin ? 'live-latency-plugin' : 'live-latency', title, results, json: opt.json })
   } finally {
     for (const ws of sockets) ws.terminate()
+    if (host !== null) {
+      host.proc.send({ type: 'exit' })
+      await new Promise((resolve) => host.proc.once('exit', resolve))
+    }
     if (server !== null) await stopChild(server.proc)
     db.disconnect()
     pub.disconnect()

@@ -341,13 +341,10 @@ async function main () {
           pipelining: 1,
           duration: seconds,
           ...(RATE === null ? {} : { overallRate: RATE }),
-          // Many users: one request template whose user is picked per request (an array of
-          // thousands of templates costs the load generator more than the server).
-          requests: v.users.length <= 1000
-            ? v.users.map((u) => ({
-                method: 'GET', path: '/hello', headers: { 'x-user': u, 'user-agent': USER_AGENT }
-              }))
-            : [{ method: 'GET', path: '/hello', setupRequest: nextUser(v.users) }]
+          // One request template whose user is the next one of the list, whichever connection
+          // sends it: with a template per user, every connection would walk the list from its
+          // start in step with the others, and a batch would hold a few dozen users, not hundreds.
+          requests: [{ method: 'GET', path: '/hello', setupRequest: nextUser(v.users) }]
         })
       const wallUs = (performance.now() - t0) * 1000
       const g1 = opt.load === 'wrk' ? result.cpu : process.cpuUsage(g0)
@@ -536,6 +533,12 @@ function summarise (rounds, live, m) {
   const zipfv = variants.zipfUsers
   const lower = (target) => (x) => x <= target
   const higher = (target) => (x) => x >= target
+  // At a fixed rate every variant serves the same requests/s: the throughput goals do not apply.
+  const saturated = (check) => RATE === null ? check : null
+  // The least CPU per request each variant used in any round, minus bare's least: the other work
+  // of a shared machine only ever adds to a round's figure, so the least is the cost the least
+  // disturbed by it (the paired median above keeps every round).
+  const floor = (v) => v.cpuPerRequest.min - variants.bare.cpuPerRequest.min
   const results = [
     goal('added CPU per logged request, 1 user', one.addedCpuPerRequest, 'µs',
       `≤ ${GOALS.addedCpuOne}`, lower(GOALS.addedCpuOne)),
@@ -543,6 +546,9 @@ function summarise (rounds, live, m) {
       `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
     goal('added CPU per logged request, Zipf 10,000 users', zipfv.addedCpuPerRequest, 'µs',
       `≤ ${GOALS.addedCpuMany}`, lower(GOALS.addedCpuMany)),
+    goal('added CPU per logged request, least round − bare\'s least (1 user / 1,000 / Zipf 10,000; ' +
+      'Fastify logger: true)', [one, many, zipfv, variants.logger].map((v) => round(floor(v), 1)).join(' / '),
+    'µs', '', null),
     goal('added CPU of Fastify logger: true (for comparison)', variants.logger.addedCpuPerRequest, 'µs', '', null),
     goal('plugin ÷ logger: true added CPU, 1 user', one.vsLogger, '',
       `≤ ${GOALS.vsLogger}`, lower(GOALS.vsLogger)),
@@ -557,9 +563,9 @@ function summarise (rounds, live, m) {
     goal('Redis CPU per logged entry, Zipf 10,000 users', zipfv.redisCpuPerEntry, 'µs',
       `≤ ${GOALS.redisCpuMany}`, lower(GOALS.redisCpuMany)),
     goal('throughput ratio vs bare, 1 user', one.throughputRatio, '',
-      `≥ ${GOALS.ratioOne}`, higher(GOALS.ratioOne)),
+      RATE === null ? `≥ ${GOALS.ratioOne}` : '', saturated(higher(GOALS.ratioOne))),
     goal('throughput ratio vs bare, 1,000 users', many.throughputRatio, '',
-      `≥ ${GOALS.ratioMany}`, higher(GOALS.ratioMany)),
+      RATE === null ? `≥ ${GOALS.ratioMany}` : '', saturated(higher(GOALS.ratioMany))),
     goal('throughput ratio vs bare, Zipf 10,000 users', zipfv.throughputRatio, '', '', null),
     goal('top-level Redis commands per logged request, 1 user', one.topLevelCommandsPerRequest, '',
       `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
@@ -573,8 +579,9 @@ function summarise (rounds, live, m) {
   ]
   return {
     benchmark: (opt.cluster ? 'overhead-cluster' : 'overhead') + (opt.load === 'wrk' ? '-wrk' : '') +
-      (WATCH_ALL ? '-watch-all' : ''),
-    title: `Host overhead of the request hook (load: ${opt.load}) on ` +
+      (WATCH_ALL ? '-watch-all' : '') + (RATE === null ? '' : `-${RATE}-per-s`),
+    title: `Host overhead of the request hook (load: ${opt.load}` +
+      `${RATE === null ? ', saturating' : `, ${RATE} requests/s`}) on ` +
       `${opt.cluster ? 'a three-node Redis Cluster' : 'one Redis node'}` +
       `${WATCH_ALL ? ', all-users stream watched' : ', nobody watching'} ` +
       '(server CPU, throughput, Redis CPU and commands, entries stored)',
@@ -588,7 +595,8 @@ function summarise (rounds, live, m) {
       connections: CONNECTIONS,
       pipelining: 1,
       maxEntries: MAX_ENTRIES,
-      watchAll: WATCH_ALL
+      watchAll: WATCH_ALL,
+      rate: RATE
     },
     results,
     variants,
@@ -598,14 +606,16 @@ function summarise (rounds, live, m) {
 
 /** A figure for the summary table: a number, or a per-round summary (its median, with min–max as the spread). */
 function goal (name, figure, unit, target, check, digits = 2) {
-  const value = typeof figure === 'number' ? figure : figure.median
-  const spread = typeof figure === 'number' ? undefined : `${round(figure.min, digits)}–${round(figure.max, digits)}`
+  const perRound = typeof figure === 'object'
+  const value = perRound ? figure.median : figure
+  const spread = perRound ? `${round(figure.min, digits)}–${round(figure.max, digits)}` : undefined
   const meets = check !== null && Boolean(check(value))
   // A median that meets the goal while some round misses it is not a finding: said so, not 'pass'.
-  const everyRound = typeof figure === 'number' || (meets && check(figure.min) && check(figure.max))
+  const everyRound = !perRound || (meets && check(figure.min) && check(figure.max))
   const pass = check === null ? null : !meets ? false : everyRound ? true : null
   const verdict = check === null ? '' : !meets ? 'MISS' : everyRound ? 'pass' : 'inside spread'
-  return { name, value: round(value, digits), spread, unit, goal: target, pass, verdict }
+  const shown = typeof value === 'number' ? round(value, digits) : value
+  return { name, value: shown, spread, unit, goal: target, pass, verdict }
 }
 
 /** Entries counted as stored: the writer's count, and the live channel's when it was watched. */
