@@ -5,8 +5,8 @@ import calculateSlot from 'cluster-key-slot'
 import type { Cluster } from 'ioredis'
 import { ALL_SHARDS, type Keys } from '../shared/keys.js'
 import type { Entry } from '../types.js'
-import { DUE_PATH, UserMemory, type Due, type UserGroup } from './memory.js'
-import { addEntryJson } from './entry-json.js'
+import { DUE_PATH, UserMemory, type UserMemo } from './memory.js'
+import { entryJson, jsonSize } from './entry-json.js'
 import { ScriptArgs } from './resp.js'
 
 export type OpName = 'HINCRBY' | 'PFADD' | 'EXPIRE' | 'HSET' | 'HSETNX' | 'HMAX' | 'HMIN' | 'HINCRCAP' | 'HMAXSUM'
@@ -157,8 +157,8 @@ export interface ScriptCall {
   argv: ScriptArgs
   /** Entries in the batch (the ones that will be logged). */
   entries: number
-  /** Each user's share: handed back to the memory once the batch is written. */
-  shares: Due[]
+  /** The batch's users: handed back to the memory once the batch is written. */
+  users: UserMemo[]
   /** The batch's counter and session ops: told when the batch is written. */
   ops: BatchOps
 }
@@ -197,81 +197,103 @@ export function freshMemory (s: BatchSettings): UserMemory {
 
 let batchNumber = 0
 
+/** A batch's entries as JSON (with sizes in bytes), and their order grouped by user. */
+interface Grouped {
+  /** The batch's users, in the order they first appear. */
+  users: UserMemo[]
+  ops: BatchOps
+  json: string[]
+  sizes: number[]
+  /** Entry indices, user by user: a user's entries are `order[memo.at .. memo.at + memo.count)`, oldest first. */
+  order: Int32Array
+}
+
 /**
- * Serialises a batch's entries grouped by user, in the order users first appear (keeping each
- * user's last page; entry-json.ts makes the JSON), and collects the contributors' ops. A user's
- * group hangs on their memo for the length of this call, so an entry costs one map lookup.
+ * Serialises a batch's entries (entry-json.ts), groups them by user in the order users first
+ * appear (keeping each user's last page), and collects the contributors' ops. What the batch
+ * holds of a user is kept on the user's memo and the grouping is a counting sort over one array,
+ * so a batch allocates per entry and per batch, not per user.
  */
-function groupByUser (
-  entries: Entry[], contributors: Contributor[], memory: UserMemory
-): { groups: UserGroup[], ops: BatchOps } {
+function groupByUser (entries: Entry[], contributors: Contributor[], memory: UserMemory): Grouped {
   const batch = ++batchNumber
-  const groups: UserGroup[] = []
+  const n = entries.length
+  const users: UserMemo[] = []
   const ops = new BatchOps()
-  const json = new ScriptArgs()
-  let user = ''
-  let group: UserGroup | null = null
-  for (const entry of entries) {
+  const json = new Array<string>(n)
+  const sizes = new Array<number>(n)
+  const userOf = new Array<UserMemo>(n)
+  let memo: UserMemo | null = null
+  for (let i = 0; i < n; i++) {
+    const entry = entries[i] as Entry
     // Consecutive entries of one user (a busy user's requests) skip even the lookup.
-    if (group === null || entry.user !== user) {
-      user = entry.user
-      const memo = memory.get(user)
-      if (memo.batch !== batch || memo.group === null) {
+    if (memo === null || entry.user !== memo.user) {
+      memo = memory.get(entry.user)
+      if (memo.batch !== batch) {
         memo.batch = batch
-        memo.group = { memo, json: [], sizes: [], lastPath: '' }
-        groups.push(memo.group)
+        memo.count = 0
+        memo.pagePath = ''
+        users.push(memo)
       }
-      group = memo.group
     }
-    const at = json.length
-    addEntryJson(json, entry)
-    group.json.push(json.values[at] as string)
-    group.sizes.push(json.bytes[at] as number)
-    if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') group.lastPath = entry.path
+    memo.count++
+    userOf[i] = memo
+    const text = json[i] = entryJson(entry)
+    sizes[i] = jsonSize(entry, text)
+    if (typeof entry.path === 'string' && entry.kind !== 'heartbeat') memo.pagePath = entry.path
     for (const contribute of contributors) contribute(entry, ops)
   }
-  for (const g of groups) g.memo.group = null
-  return { groups, ops }
+  // Each user's range ends where the next one's starts; filled from the batch's end backwards,
+  // so that `at` comes to rest at the range's start with the entries in arrival order.
+  let end = 0
+  for (const m of users) {
+    end += m.count
+    m.at = end
+  }
+  const order = new Int32Array(n)
+  for (let i = n - 1; i >= 0; i--) order[--(userOf[i] as UserMemo).at] = i
+  return { users, ops, json, sizes, order }
 }
 
 /** The `due` a head or record carries: the bookkeeping bits, and 8 when a last path follows. */
-function dueBits (share: Due, withPath: boolean): number {
-  return withPath && share.lastPath !== null ? share.due | DUE_PATH : share.due
+function dueBits (memo: UserMemo, withPath: boolean): number {
+  return withPath && memo.sendPath !== null ? memo.due | DUE_PATH : memo.due
 }
 
 /**
  * A user's share of ARGV: the head (n × 16 + due), the tag the script builds their key names
- * from, the last path (when sent with the user), then the entries.
+ * from, the last path (when sent with the user), then the entries, oldest first.
  */
-function addUser (argv: ScriptArgs, group: UserGroup, share: Due, withPath: boolean): void {
-  const due = dueBits(share, withPath)
-  argv.ascii(String(group.json.length * 16 + due))
-  argv.ascii(group.memo.tag)
-  if (due >= DUE_PATH) argv.text(share.lastPath as string)
-  const { json, sizes } = group
-  for (let i = 0; i < json.length; i++) argv.sized(json[i] as string, sizes[i] as number)
+function addUser (argv: ScriptArgs, memo: UserMemo, batch: Grouped, withPath: boolean): void {
+  const due = dueBits(memo, withPath)
+  argv.ascii(String(memo.count * 16 + due))
+  argv.ascii(memo.tag)
+  if (due >= DUE_PATH) argv.text(memo.sendPath as string)
+  const { json, sizes, order } = batch
+  for (let k = memo.at, end = memo.at + memo.count; k < end; k++) {
+    const i = order[k] as number
+    argv.sized(json[i] as string, sizes[i] as number)
+  }
 }
 
 /** Builds the script call of one batch (script.ts, WRITE_SCRIPT, says what each argument is). */
 export function buildScriptCall (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
   contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): ScriptCall {
-  const { groups, ops } = groupByUser(entries, contributors, memory)
+  const batch = groupByUser(entries, contributors, memory)
+  const { users, ops } = batch
   const k = s.keys
   // Key names and these arguments are ASCII: the prefix is, and user names are encoded.
   const keys = new ScriptArgs()
   for (const key of [k.writerMarker(writerId), k.usersIndex, k.namesIndex, k.lastPath, k.allWatchLease]) keys.ascii(key)
   const argv = new ScriptArgs()
   for (const a of [k.prefix, leasePrefix(s), String(s.maxEntries), expireSeconds(s), String(now), String(s.indexCap),
-    String(groups.length), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0']) argv.ascii(a)
-  const shares: Due[] = []
-  for (const group of groups) {
-    const share = memory.due(group.memo, now, group.lastPath)
-    shares.push(share)
-    addUser(argv, group, share, true)
+    String(users.length), k.allChannel, String(ops.size), String(seq), prune ? '1' : '0']) argv.ascii(a)
+  for (const memo of users) {
+    memory.due(memo, now)
+    addUser(argv, memo, batch, true)
   }
   ops.encode(keys.length + 1, argv)
   for (const key of ops.keys) keys.ascii(key)
-  return { keys, argv, entries: entries.length, shares, ops }
+  return { keys, argv, entries: entries.length, users, ops }
 }
 
 /** One hash slot's share of a batch on a Redis Cluster: a SLOT_WRITE_SCRIPT call. */
@@ -288,7 +310,7 @@ export interface SlotCall {
 export interface SlotCalls {
   calls: SlotCall[]
   entries: number
-  shares: Due[]
+  users: UserMemo[]
   ops: BatchOps
 }
 
@@ -335,7 +357,8 @@ interface SlotGroup {
  */
 export function buildSlotCalls (writerId: string, seq: number, entries: Entry[], s: BatchSettings,
   contributors: Contributor[], now: number, prune = true, memory = freshMemory(s)): SlotCalls {
-  const { groups: users, ops } = groupByUser(entries, contributors, memory)
+  const batch = groupByUser(entries, contributors, memory)
+  const { users, ops } = batch
   const k = s.keys
   const groups = new Map<number, SlotGroup>()
   const groupOf = (slot: number): SlotGroup => {
@@ -363,21 +386,20 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
   const idxSlot = calculateSlot(k.usersIndex)
   const idx = users.length > 0 ? groupOf(idxSlot) : null
   if (idx !== null) for (const key of [k.usersIndex, k.namesIndex, k.lastPath]) keyIn(idx, key)
-  const shares: Due[] = []
   // Every user's index record (head, tag, last path), for the call that holds the indexes.
   const records = new ScriptArgs()
-  for (const user of users) {
-    const g = groupOf(memory.slotOf(user.memo))
+  const { json, order } = batch
+  for (const memo of users) {
+    const g = groupOf(memory.slotOf(memo))
     g.userCount++
-    const share = memory.due(user.memo, now, user.lastPath)
-    shares.push(share)
+    memory.due(memo, now)
     // The last path goes with the index record, to the call that holds the last-path hash.
-    addUser(g.users, user, share, false)
-    if (s.publish) for (const json of user.json) g.live.push(json)
-    const due = dueBits(share, true)
+    addUser(g.users, memo, batch, false)
+    if (s.publish) for (let k = memo.at; k < memo.at + memo.count; k++) g.live.push(json[order[k] as number] as string)
+    const due = dueBits(memo, true)
     records.ascii(String(due))
-    records.ascii(user.memo.tag)
-    if (due >= DUE_PATH) records.text(share.lastPath as string)
+    records.ascii(memo.tag)
+    if (due >= DUE_PATH) records.text(memo.sendPath as string)
   }
   ops.forEach((op, key, a, b, elements) => {
     const g = groupOf(calculateSlot(key))
@@ -396,7 +418,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     argv.append(g.ops)
     calls.push({ slot, keys: g.keys, argv, shard: slot % ALL_SHARDS, live: g.live })
   }
-  return { calls, entries: entries.length, shares, ops }
+  return { calls, entries: entries.length, users, ops }
 }
 
 /** The indices of a batch's slot calls not done yet, grouped by the master that owns their slot (unknown: alone). */

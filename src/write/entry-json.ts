@@ -6,7 +6,6 @@
 // (resp.ts). Every other entry (the browser's, `record`, a transformed one) is JSON.stringify'd.
 import { RequestEntry } from './entry.js'
 import type { Entry } from '../types.js'
-import type { ScriptArgs } from './resp.js'
 
 // Printable ASCII except `"` and `\`: such a string is its own JSON body.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
@@ -33,14 +32,12 @@ export function requestJson (e: RequestEntry): string {
     ',"reqId":' + asciiJsonString(e.reqId) + '}'
 }
 
-/** Adds an entry's stored JSON to a script call's arguments (and returns it). */
-export function addEntryJson (args: ScriptArgs, entry: Entry): string {
-  if (entry instanceof RequestEntry) {
-    const json = requestJson(entry)
-    args.ascii(json)
-    return json
-  }
-  const json = JSON.stringify(entry)
-  args.text(json)
-  return json
+/** An entry's stored JSON. */
+export function entryJson (entry: Entry): string {
+  return entry instanceof RequestEntry ? requestJson(entry) : JSON.stringify(entry)
+}
+
+/** The size in bytes of `json`, the stored JSON of `entry`: a request entry's is ASCII, one byte a character. */
+export function jsonSize (entry: Entry, json: string): number {
+  return entry instanceof RequestEntry ? json.length : Buffer.byteLength(json)
 }

@@ -31,21 +31,18 @@ export interface UserMemo {
   namedAt: number
   /** The last path this process wrote to the last-path hash. */
   lastPath: string
-  /** The batch being built holds the user's entries here (`batch` says which batch). */
+  // The user's share of the batch being built (`batch` says which), kept here rather than in
+  // objects made per user and batch: a batch of a thousand users would make a thousand.
   batch: number
-  group: UserGroup | null
+  /** Their entries in the batch, and where those start in the batch's order by user (batch.ts). */
+  count: number
+  at: number
+  /** The batch's last page of the user ('' for none). */
+  pagePath: string
+  /** What the batch does for them (DUE_* bits), and the last path it sends (null: none). */
+  due: number
+  sendPath: string | null
 }
-
-/** A user's share of the batch being built: their entries' JSON (and sizes in bytes), and their last page. */
-export interface UserGroup {
-  memo: UserMemo
-  json: string[]
-  sizes: number[]
-  lastPath: string
-}
-
-/** A user's share of a batch: what is due, and what the memo becomes once the batch is written. */
-export interface Due { memo: UserMemo, due: number, lastPath: string | null }
 
 export class UserMemory {
   private readonly memos = new Map<string, UserMemo>()
@@ -63,8 +60,8 @@ export class UserMemory {
     if (memo === undefined) {
       if (this.memos.size >= this.max) this.forgetOldest()
       memo = {
-        user, tag: encodeUser(user), slot: -1,
-        expiredAt: -Infinity, seenAt: -Infinity, namedAt: -Infinity, lastPath: '', batch: 0, group: null
+        user, tag: encodeUser(user), slot: -1, expiredAt: -Infinity, seenAt: -Infinity, namedAt: -Infinity,
+        lastPath: '', batch: 0, count: 0, at: 0, pagePath: '', due: 0, sendPath: null
       }
       this.memos.set(user, memo)
     }
@@ -76,24 +73,27 @@ export class UserMemory {
     return memo.slot
   }
 
-  /** What is due for the user at `now`; `path` is the batch's last page of the user ('' for none). */
-  due (memo: UserMemo, now: number, path: string): Due {
+  /** Decides what the batch being built does for the user at `now` (memo.due, memo.sendPath). */
+  due (memo: UserMemo, now: number): number {
     let due = 0
     if (now - memo.expiredAt >= this.expireEveryMs) due |= DUE_EXPIRE
     if (now - memo.seenAt >= SEEN_EVERY_MS) due |= DUE_SEEN
     if (now - memo.namedAt >= NAMED_EVERY_MS) due |= DUE_NAMED
     // A path is resent with the users index too, in case the hash lost it (pruned, erased).
-    const sendPath = path !== '' && (path !== memo.lastPath || (due & DUE_SEEN) !== 0)
-    return { memo, due, lastPath: sendPath ? path : null }
+    const path = memo.pagePath
+    memo.sendPath = path !== '' && (path !== memo.lastPath || (due & DUE_SEEN) !== 0) ? path : null
+    memo.due = due
+    return due
   }
 
-  /** The batch holding these shares was written: remember it. */
-  written (shares: Due[], now: number): void {
-    for (const { memo, due, lastPath } of shares) {
+  /** The batch of these users was written at `now`: remember what it did for them. */
+  written (users: UserMemo[], now: number): void {
+    for (const memo of users) {
+      const due = memo.due
       if ((due & DUE_EXPIRE) !== 0) memo.expiredAt = now
       if ((due & DUE_SEEN) !== 0) memo.seenAt = now
       if ((due & DUE_NAMED) !== 0) memo.namedAt = now
-      if (lastPath !== null) memo.lastPath = lastPath
+      if (memo.sendPath !== null) memo.lastPath = memo.sendPath
     }
   }
 

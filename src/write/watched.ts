@@ -4,7 +4,7 @@
 // watching (writer.ts), and lets entries nobody watches gather into larger, cheaper batches.
 // Only latency depends on this: what is published is decided by the script, from the leases.
 import { WATCH_LEASE_MS } from '../shared/keys.js'
-import type { Due } from './memory.js'
+import type { UserMemo } from './memory.js'
 
 export class WatchedUsers {
   /** Watched users, until when (ms): a lease lives WATCH_LEASE_MS without renewal. */
@@ -21,7 +21,7 @@ export class WatchedUsers {
    * Learns from the reply of a batch's script call (a list of watched users' tags, after the
    * all-users state on a single node; 0 for a batch Redis had already applied).
    */
-  learn (reply: unknown, shares: Due[], now: number, withAllState: boolean): void {
+  learn (reply: unknown, users: UserMemo[], now: number, withAllState: boolean): void {
     for (const [user, until] of this.until) if (until <= now) this.until.delete(user)
     if (!Array.isArray(reply)) return
     let tags = reply as unknown[]
@@ -30,7 +30,7 @@ export class WatchedUsers {
       tags = tags.slice(1)
     }
     if (tags.length === 0) return
-    const userOf = new Map(shares.map((s) => [s.memo.tag, s.memo.user]))
+    const userOf = new Map(users.map((m) => [m.tag, m.user]))
     for (const tag of tags) {
       const user = userOf.get(String(tag))
       if (user !== undefined) this.until.set(user, now + WATCH_LEASE_MS)

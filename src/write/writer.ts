@@ -13,7 +13,7 @@ import {
   buildScriptCall, buildSlotCalls, expireEveryS, groupByNode, isSlotMapError, nodeCall,
   type BatchOps, type BatchSettings, type Contributor, type SlotCall
 } from './batch.js'
-import { UserMemory, type Due } from './memory.js'
+import { UserMemory, type UserMemo } from './memory.js'
 import { NODE_WRITE_SCRIPT, SLOT_WRITE_SCRIPT, WRITE_SCRIPT } from './script.js'
 import { encodeScriptCall, runScript, script } from './resp.js'
 import { WatchedUsers } from './watched.js'
@@ -48,7 +48,7 @@ interface Batch {
   seq: number
   entries: Entry[]
   /** On a cluster: the batch's per-slot calls, built once, and which of them have succeeded. */
-  slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number, shares: Due[], ops: BatchOps }
+  slots?: { calls: SlotCall[], done: boolean[], prune: boolean, now: number, users: UserMemo[], ops: BatchOps }
 }
 
 const SCRIPTS = { batch: script(WRITE_SCRIPT), slot: script(SLOT_WRITE_SCRIPT), node: script(NODE_WRITE_SCRIPT) }
@@ -227,9 +227,9 @@ export class BatchWriter {
     try {
       const encoded = encodeScriptCall(SCRIPTS.batch.sha, call.keys, call.argv)
       const reply = await withTimeout(runScript(this.client, SCRIPTS.batch, encoded, call.keys.values[0] as string))
-      this.memory.written(call.shares, now)
+      this.memory.written(call.users, now)
       call.ops.written()
-      this.watched.learn(reply, call.shares, now, true)
+      this.watched.learn(reply, call.users, now, true)
       this.succeeded(batch, prune, now)
     } catch (err) {
       this.failed(batch, err as Error)
@@ -264,9 +264,9 @@ export class BatchWriter {
     if (batch.slots === undefined) {
       const now = Date.now()
       const prune = now - this.lastPruneAt >= PRUNE_INTERVAL_MS
-      const { calls, shares, ops } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings,
+      const { calls, users, ops } = buildSlotCalls(this.writerId, batch.seq, batch.entries, this.settings,
         this.contributors, now, prune, this.memory)
-      batch.slots = { calls, done: calls.map(() => false), prune, now, shares, ops }
+      batch.slots = { calls, done: calls.map(() => false), prune, now, users, ops }
     }
     const leaseChecked = this.checkAllLease()
     const { calls, done } = batch.slots
@@ -301,10 +301,10 @@ export class BatchWriter {
     })
     try {
       await withTimeout(Promise.all(pending))
-      this.memory.written(batch.slots.shares, batch.slots.now)
+      this.memory.written(batch.slots.users, batch.slots.now)
       batch.slots.ops.written()
       this.watched.all = this.allWatched.value
-      this.watched.learn(watchedTags, batch.slots.shares, batch.slots.now, false)
+      this.watched.learn(watchedTags, batch.slots.users, batch.slots.now, false)
       this.succeeded(batch, batch.slots.prune, batch.slots.now)
     } catch (err) {
       this.failed(batch, err as Error)

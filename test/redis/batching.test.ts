@@ -35,7 +35,7 @@ t.test('the script answers with the watched users of its batch; the writer learn
     const encoded = encodeScriptCall(lua.sha, call.keys, call.argv)
     const reply = await runScript(db, lua, encoded, call.keys.values[0] as string)
     const watched = new WatchedUsers()
-    watched.learn(reply, call.shares, Date.now(), true)
+    watched.learn(reply, call.users, Date.now(), true)
     return { reply, watched: watched.has(watchedName), other: watched.has('other'), all: watched.all }
   }
   t.same(await write([entry('other'), entry(watchedName), entry('other')]),

@@ -77,19 +77,23 @@ t.test('a log Redis lost (erased, deleted) is re-expired and re-indexed by the n
 t.test('the memory: what is due, when, and bounded', async (t) => {
   const memory = new UserMemory(keys, 60_000, 100)
   const ann = memory.get('ann')
-  const first = memory.due(ann, 1_000_000, '/a')
-  t.equal(first.due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a user never written: everything is due')
-  t.equal(first.lastPath, '/a')
-  memory.written([first], 1_000_000)
-  t.same(memory.due(ann, 1_000_500, '/a'), { memo: first.memo, due: 0, lastPath: null },
-    'half a second later: nothing')
-  t.equal(memory.due(ann, 1_000_500, '/b').lastPath, '/b', 'a changed path is sent')
-  t.equal(memory.due(ann, 1_001_000, '/a').due, DUE_SEEN, 'a second later: the users index (and the path with it)')
-  t.equal(memory.due(ann, 1_001_000, '/a').lastPath, '/a')
-  t.equal(memory.due(ann, 1_060_000, '/a').due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a minute later: everything')
+  const due = (now: number, path: string): { due: number, sendPath: string | null } => {
+    ann.pagePath = path
+    memory.due(ann, now)
+    return { due: ann.due, sendPath: ann.sendPath }
+  }
+  t.same(due(1_000_000, '/a'), { due: DUE_EXPIRE | DUE_SEEN | DUE_NAMED, sendPath: '/a' },
+    'a user never written: everything is due, the path is sent')
+  memory.written([ann], 1_000_000)
+  t.same(due(1_000_500, '/a'), { due: 0, sendPath: null }, 'half a second later: nothing')
+  t.equal(due(1_000_500, '/b').sendPath, '/b', 'a changed path is sent')
+  t.same(due(1_001_000, '/a'), { due: DUE_SEEN, sendPath: '/a' },
+    'a second later: the users index (and the path with it)')
+  t.equal(due(1_060_000, '/a').due, DUE_EXPIRE | DUE_SEEN | DUE_NAMED, 'a minute later: everything')
   const bob = memory.get('bob')
-  const unwritten = memory.due(bob, 1_000_000, '')
-  t.equal(memory.due(bob, 1_000_001, '').due, unwritten.due, 'a batch that failed changes nothing')
+  bob.pagePath = ''
+  const unwritten = memory.due(bob, 1_000_000)
+  t.equal(memory.due(bob, 1_000_001), unwritten, 'a batch that failed changes nothing')
   for (let i = 0; i < 250; i++) memory.get(`u${i}`)
   t.ok(memory.size <= 100, `bounded (${memory.size} users remembered)`)
   t.equal(memory.get('u249').tag, 'u249')
