@@ -19,7 +19,7 @@
 // pays in seconds.
 //
 //   node bench/write-path.js [--quick] [--json] [--repeat N] [--batch N] [--warmup N] [--batches N]
-//     [--rate N] [--compare DIST_DIR]
+//     [--rate N] [--users one,thousand,zipf] [--compare DIST_DIR]
 // --compare: also measure another build (its dist/ directory), in the same way, to show what a
 // change bought. Needs valgrind (`make bench` installs it).
 import { execFileSync, spawn } from 'node:child_process'
@@ -43,13 +43,16 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string' },
     batches: { type: 'string' },
     rate: { type: 'string', default: '30000' },
-    compare: { type: 'string' }
+    compare: { type: 'string' },
+    users: { type: 'string', default: 'one,thousand,zipf' }
   }
 })
 const REPEAT = Number(opt.repeat ?? 1)
 const BATCH = Number(opt.batch)
 const WARMUP = Number(opt.warmup ?? (opt.quick ? 20 : 60))
-const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : 120))
+// Long enough that the garbage collector's cycles average out (with many users they are most of
+// what varies between runs).
+const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : 300))
 const log = (...a) => console.error(...a)
 
 try {
@@ -126,7 +129,8 @@ async function measure (dist, set, idle) {
 
 const builds = [['this build', here('../dist')]]
 if (opt.compare !== undefined) builds.push(['--compare build', resolve(opt.compare)])
-const SETS = { one: '1 user', thousand: '1,000 users', zipf: 'Zipf 10,000 users' }
+const SETS = Object.fromEntries(Object.entries({ one: '1 user', thousand: '1,000 users', zipf: 'Zipf 10,000 users' })
+  .filter(([set]) => opt.users.split(',').includes(set)))
 const results = []
 try {
   const idle = await redisIdlePerMs()
