@@ -183,11 +183,15 @@ t.test('userlog tail --kind --status --method --path prints only matching entrie
   await eventually(async () =>
     Number((await db.pubsub('NUMSUB', keys.userChannel('cara')) as [string, number])[1]) === 1, 10_000, 'subscribed')
   const failed = entry('cara', { path: '/cart/pay', status: 502 })
+  // Times given, not read from the clock: the failed request is her latest client event even
+  // when the clock ticks between the two entries.
+  const now = Date.now()
+  const pageview = entry('cara', { kind: 'pageview', src: 'client', path: '/cart', t: now })
   const browserFailed = entry('cara', { kind: 'request_failed', src: 'client', path: '/checkout', url: '/cart/api',
-    method: 'POST', status: 500 })
+    method: 'POST', status: 500, t: now + 1 })
   await write(db, [
     entry('cara', { path: '/cart/pay', status: 200 }), failed, entry('cara', { path: '/home', status: 500 }),
-    entry('cara', { kind: 'pageview', src: 'client', path: '/cart' }), browserFailed
+    pageview, browserFailed
   ])
   await eventually(() => c.out.length >= 3, 10_000, 'the matching lines and the presence line')
   t.same(c.out.slice(0, 2), [formatEntry(failed), formatEntry(browserFailed)], 'exactly the matching entries')
