@@ -42,7 +42,7 @@ demo: install build
 	node demo/run.js
 
 bench: install build
-	@scripts/system-deps.sh redis wrk
+	@scripts/system-deps.sh redis wrk valgrind
 	node bench/run.js
 
 soak: install build

@@ -4,7 +4,9 @@
 #   chromium      (browser tests drive /usr/bin/chromium with playwright-core; no browser download)
 #   openssl       (the TLS tests make a throw-away CA)
 #   wrk           (`make bench` loads the overhead benchmark with wrk as well as autocannon)
-# Usage: scripts/system-deps.sh [redis] [chromium] [openssl] [wrk]   (default: redis, chromium, openssl)
+#   valgrind      (`make bench` counts the write path's instructions with callgrind)
+# Usage: scripts/system-deps.sh [redis] [chromium] [openssl] [wrk] [valgrind]
+#   (default: redis, chromium, openssl)
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(redis chromium openssl)
@@ -15,6 +17,7 @@ for w in "${want[@]}"; do
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
     openssl) command -v openssl >/dev/null 2>&1 || missing+=(openssl) ;;
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    valgrind) command -v valgrind >/dev/null 2>&1 || missing+=(valgrind) ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
