@@ -114,7 +114,7 @@ async function writeScript (client, keys) {
         if (prune) pruned = now
         const c = buildScriptCall('bench', ++seq, requestBatch(users, seq * BATCH), settings, [], now, prune, memory)
         return client.evalsha(sha, c.keys.length, ...c.keys.values, ...c.argv.values)
-          .then(() => memory.written(c.shares, now))
+          .then(() => { memory.written(c.users, now); c.ops.written() })
       }
       out[`${users} ${watched ? 'watched' : 'unwatched'}`] = await perEntry(client, call)
     }
