@@ -61,6 +61,6 @@ export function printResults ({ benchmark, title, results, json, extra = {} }) {
   console.log(`\n${title} — ${machineLine(machine())}`)
   console.log('| figure | value | unit | goal |\n|---|---:|---|---|')
   for (const r of results) {
-    console.log(`| ${r.name} | ${r.value}${r.spread ? ` (${r.spread})` : ''} | ${r.unit} | ${r.goal ?? "—"} |`)
+    console.log(`| ${r.name} | ${r.value}${r.spread ? ` (${r.spread})` : ''} | ${r.unit} | ${r.goal ?? '—'} |`)
   }
 }
