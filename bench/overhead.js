@@ -578,7 +578,11 @@ function summarise (rounds, live, m) {
       `≤ ${GOALS.commandsPerRequest}`, lower(GOALS.commandsPerRequest), 4),
     ...[one, many, zipfv].map((v) => goal(
       `entries stored / requests served, ${v.label.replace('fastify-userlog, ', '')}`,
-      stored(v) / v.served, '', '= 1 (all stored)', () => v.allStored, 4))
+      stored(v) / v.served, '', '= 1 (all stored)', () => v.allStored, 4)),
+    // The server, Redis and the load generator share the machine's cores: what each one used.
+    ...[variants.bare, one, many, zipfv].map((v) => goal(
+      `share of one core used, ${v.label.replace('fastify-userlog, ', '')}: server / load generator / Redis / other`,
+      shares(v), '%', '', null))
   ]
   return {
     benchmark: (opt.cluster ? 'overhead-cluster' : 'overhead') + (opt.load === 'wrk' ? '-wrk' : '') +
@@ -620,6 +624,10 @@ function goal (name, figure, unit, target, check, digits = 2) {
   const shown = typeof value === 'number' ? round(value, digits) : value
   return { name, value: shown, spread, unit, goal: target, pass, verdict }
 }
+
+/** The median share of one core each process used during a variant's windows, in percent. */
+const shares = (v) => [v.serverBusy, v.loadGeneratorBusy, v.redisBusy, v.otherBusy]
+  .map((s) => Math.max(0, Math.round(100 * s.median))).join(' / ')
 
 /** Entries counted as stored: the writer's count, and the live channel's when it was watched. */
 const stored = (v) => Math.min(v.written, v.live ?? v.written)
