@@ -43,9 +43,11 @@ const benches = readdirSync(dir)
 // with the all-users stream watched (the script then also publishes every entry), and at 3,000
 // requests/s instead of as many as the server can take (a busy host's usual load rather than its
 // limit). The live latency runs twice: from the publish, and from the request through the plugin.
+// The write path runs twice: its instructions under callgrind, and its seconds of CPU.
 const EXTRA_ARGS = {
   'overhead.js': [[], ['--cluster'], ['--load', 'wrk'], ['--watch-all'], ['--rate', '3000']],
-  'live-latency.js': [[], ['--plugin']]
+  'live-latency.js': [[], ['--plugin']],
+  'write-path.js': [[], ['--cpu']]
 }
 
 function runOne (file, extra = []) {

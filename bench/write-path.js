@@ -19,9 +19,13 @@
 // pays in seconds.
 //
 //   node bench/write-path.js [--quick] [--json] [--repeat N] [--batch N] [--warmup N] [--batches N]
-//     [--rate N] [--users one,thousand,zipf] [--compare DIST_DIR]
+//     [--rate N] [--users one,thousand,zipf] [--compare DIST_DIR] [--cpu]
 // --compare: also measure another build (its dist/ directory), in the same way, to show what a
 // change bought. Needs valgrind (`make bench` installs it).
+// --cpu: seconds instead of instructions, without valgrind: the CPU time (user + system, from
+// /proc, so the kernel's socket work counts too) of the loop's process and of Redis per entry,
+// over --repeat rounds (5 by default) that alternate the builds, so that a busy neighbour hits
+// both alike; the loop runs as a host's Node does (no --single-threaded).
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -30,6 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startRedis } from './lib/redis.js'
+import { cpuSeconds } from './lib/proc.js'
 import { printResults } from './lib/machine.js'
 import { summary, round } from './lib/stats.js'
 
@@ -44,19 +49,22 @@ const { values: opt } = parseArgs({
     batches: { type: 'string' },
     rate: { type: 'string', default: '30000' },
     compare: { type: 'string' },
-    users: { type: 'string', default: 'one,thousand,zipf' }
+    users: { type: 'string', default: 'one,thousand,zipf' },
+    cpu: { type: 'boolean', default: false }
   }
 })
-const REPEAT = Number(opt.repeat ?? 1)
+const CPU = opt.cpu
+const REPEAT = Number(opt.repeat ?? (CPU ? 5 : 1))
 const BATCH = Number(opt.batch)
 const WARMUP = Number(opt.warmup ?? (opt.quick ? 20 : 60))
 // Long enough that the garbage collector's cycles average out (with many users they are most of
 // what varies between runs).
-const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : 300))
+// (With --cpu: long enough that /proc's 10 ms ticks are under 1 % of a round.)
+const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : CPU ? 1500 : 300))
 const log = (...a) => console.error(...a)
 
 try {
-  execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
+  if (!CPU) execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
 } catch {
   console.error('valgrind is not installed: `make bench` installs it (Debian package valgrind)')
   process.exit(2)
@@ -90,7 +98,7 @@ function printed (child, word) {
   })
 }
 
-const redis = await startRedis({ wrapper: callgrind('redis') })
+const redis = await startRedis({ wrapper: CPU ? [] : callgrind('redis') })
 const admin = redis.client()
 
 /** Redis's own instructions per ms while idle (its timers), to subtract from a measured window. */
@@ -127,29 +135,69 @@ async function measure (dist, set, idle) {
   }
 }
 
+/** One measurement with --cpu: host and Redis CPU µs per entry for `set` with the build in `dist`. */
+async function measureCpu (dist, set) {
+  await admin.flushall()
+  const child = spawn(process.execPath, [here('./lib/write-loop.js'), dist, redis.url, set, String(BATCH),
+    String(WARMUP), String(BATCHES), opt.rate], { stdio: ['ignore', 'pipe', 'inherit'] })
+  child.stdout.setEncoding('utf8')
+  try {
+    await printed(child, 'warm')
+    const host0 = cpuSeconds(child.pid)
+    const redis0 = cpuSeconds(redis.pid)
+    const done = printed(child, 'done')
+    child.kill('SIGUSR2')
+    await done
+    const entries = BATCH * BATCHES
+    const host = (cpuSeconds(child.pid) - host0) * 1e6 / entries
+    const server = (cpuSeconds(redis.pid) - redis0) * 1e6 / entries
+    await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
+    return { host, redis: server }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+}
+
 const builds = [['this build', here('../dist')]]
 if (opt.compare !== undefined) builds.push(['--compare build', resolve(opt.compare)])
 const SETS = Object.fromEntries(Object.entries({ one: '1 user', thousand: '1,000 users', zipf: 'Zipf 10,000 users' })
   .filter(([set]) => opt.users.split(',').includes(set)))
 const results = []
 try {
-  const idle = await redisIdlePerMs()
-  log(`Redis idle: ${Math.round(idle)} instructions/ms (subtracted)`)
-  for (const [label, dist] of builds) {
-    for (const [set, name] of Object.entries(SETS)) {
-      const runs = []
-      for (let r = 0; r < REPEAT; r++) {
-        log(`${label}, ${name}: run ${r + 1}/${REPEAT}…`)
-        runs.push(await measure(dist, set, idle))
+  const runs = new Map(builds.flatMap(([label]) => Object.keys(SETS).map((set) => [`${label} ${set}`, []])))
+  if (CPU) {
+    // Rounds alternate the builds and the user sets, so that drift hits every measurement alike.
+    for (let r = 0; r < REPEAT; r++) {
+      for (const [set, name] of Object.entries(SETS)) {
+        for (const [label, dist] of builds) {
+          log(`round ${r + 1}/${REPEAT}: ${label}, ${name}…`)
+          runs.get(`${label} ${set}`).push(await measureCpu(dist, set))
+        }
       }
+    }
+  } else {
+    const idle = await redisIdlePerMs()
+    log(`Redis idle: ${Math.round(idle)} instructions/ms (subtracted)`)
+    for (const [label, dist] of builds) {
+      for (const [set, name] of Object.entries(SETS)) {
+        for (let r = 0; r < REPEAT; r++) {
+          log(`${label}, ${name}: run ${r + 1}/${REPEAT}…`)
+          runs.get(`${label} ${set}`).push(await measure(dist, set, idle))
+        }
+      }
+    }
+  }
+  const digits = CPU ? 2 : 0
+  for (const [label] of builds) {
+    for (const [set, name] of Object.entries(SETS)) {
       for (const side of ['host', 'redis']) {
-        const s = summary(runs.map((x) => x[side]))
+        const s = summary(runs.get(`${label} ${set}`).map((x) => x[side]))
         const which = builds.length > 1 ? ` (${label})` : ''
         results.push({
-          name: `${side === 'host' ? 'host' : 'Redis'} instructions per entry, ${name}${which}`,
-          value: Math.round(s.median),
-          spread: REPEAT > 1 ? `${Math.round(s.min)}–${Math.round(s.max)}` : undefined,
-          unit: '',
+          name: `${side === 'host' ? 'host' : 'Redis'} ${CPU ? 'CPU' : 'instructions'} per entry, ${name}${which}`,
+          value: round(s.median, digits),
+          spread: REPEAT > 1 ? `${round(s.min, digits)}–${round(s.max, digits)}` : undefined,
+          unit: CPU ? 'µs' : '',
           goal: '',
           pass: null
         })
@@ -163,9 +211,10 @@ try {
 }
 
 printResults({
-  benchmark: 'write-path',
-  title: `User-space instructions per entry of the write path (callgrind), batches of ${BATCH}, ` +
-    `${BATCHES} batches after ${WARMUP}${REPEAT > 1 ? `, median (min–max) of ${REPEAT} runs` : ''}`,
-  results: results.map((r) => ({ ...r, value: round(r.value, 0) })),
+  benchmark: CPU ? 'write-path-cpu' : 'write-path',
+  title: `${CPU ? 'CPU time (user + system)' : 'User-space instructions (callgrind)'} per entry of the write ` +
+    `path, batches of ${BATCH}, ${BATCHES} batches after ${WARMUP}` +
+    `${REPEAT > 1 ? `, median (min–max) of ${REPEAT} ${CPU ? 'alternating rounds' : 'runs'}` : ''}`,
+  results,
   json: opt.json
 })
