@@ -11,7 +11,7 @@
 //              same time, measured separately, is subtracted; it is emptied before each run)
 // The plugin's clock moves as on a host serving --rate requests a second (30,000 by default),
 // so what it does once a second per user is counted as often per entry as on such a host.
-// for 1 user, 1,000 users in turn and Zipf 10,000 users. Counters are zeroed after --warmup
+// It measures 1 user, 1,000 users in turn and Zipf 10,000 users. Counters are zeroed after --warmup
 // batches (the JIT has compiled the path by then) and read after --batches more. Node runs with
 // --single-threaded, so that the garbage collector and the compiler run on the main thread and
 // their work is counted in the same way every run. Kernel work (the socket's system calls) is

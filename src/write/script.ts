@@ -262,15 +262,9 @@ ${USER_LUA}  local watched = lp ~= '' and redis.call('EXISTS', lp .. ':watch:{' 
 ${pushLua('SPUBLISH', false)}  if watched then watchedTags[#watchedTags + 1] = tag end
   a = last + 1
 end
+-- A record is read as a user with no entries: its head is just what is due.
 for r = 1, records do
-  local due, tag = tonumber(ARGV[a]), ARGV[a + 1]
-  local path = nil
-  a = a + 2
-  if due >= 8 then
-    path = ARGV[a]
-    a = a + 1
-  end
-  record(tag, due, path)
+${USER_LUA}  record(tag, due, path)
 end
 if records > 0 then
 ${INDEX_LUA.replace(/^/gm, '  ')}  if prune then
