@@ -60,7 +60,7 @@ const WARMUP = Number(opt.warmup ?? (opt.quick ? 20 : 60))
 // Long enough that the garbage collector's cycles average out (with many users they are most of
 // what varies between runs).
 // (With --cpu: long enough that /proc's 10 ms ticks are under 1 % of a round.)
-const BATCHES = Number(opt.batches ?? (opt.quick ? 20 : CPU ? 1500 : 300))
+const BATCHES = Number(opt.batches ?? (CPU ? (opt.quick ? 300 : 1500) : opt.quick ? 20 : 300))
 const log = (...a) => console.error(...a)
 
 try {
