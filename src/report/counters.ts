@@ -199,11 +199,6 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
   }
 
   /**
-   * Queues the key's EXPIRE once per batch, right after the op that may create it: hash
-   * updates are merged and sent before every queued op (BatchOps.encode), and a PFADD is queued
-   * just before this call, so the key exists when its EXPIRE runs.
-   */
-  /**
    * The adds of a batch's day, once the batch is written: that user's later entries of the day add
    * nothing more to these HyperLogLogs (a batch that fails is built again, and adds them again).
    */
@@ -221,6 +216,11 @@ export function reportContributor (ctx: Pick<PluginContext, 'settings' | 'keys'>
     }
   }
 
+  /**
+   * Queues the key's EXPIRE once per batch, right after the op that may create it: hash
+   * updates are merged and sent before every queued op (BatchOps.encode), and a PFADD is queued
+   * just before this call, so the key exists when its EXPIRE runs.
+   */
   function expire (ops: BatchOps, d: DayBatch, bit: number, key: string): void {
     if ((d.expiring & bit) !== 0) return
     d.expiring |= bit

@@ -395,7 +395,7 @@ export function buildSlotCalls (writerId: string, seq: number, entries: Entry[],
     memory.due(memo, now)
     // The last path goes with the index record, to the call that holds the last-path hash.
     addUser(g.users, memo, batch, false)
-    if (s.publish) for (let k = memo.at; k < memo.at + memo.count; k++) g.live.push(json[order[k] as number] as string)
+    if (s.publish) for (let i = memo.at; i < memo.at + memo.count; i++) g.live.push(json[order[i] as number] as string)
     const due = dueBits(memo, true)
     records.ascii(String(due))
     records.ascii(memo.tag)

@@ -227,16 +227,17 @@ export class BatchWriter {
     try {
       const encoded = encodeScriptCall(SCRIPTS.batch.sha, call.keys, call.argv)
       const reply = await withTimeout(runScript(this.client, SCRIPTS.batch, encoded, call.keys.values[0] as string))
-      this.memory.written(call.users, now)
-      call.ops.written()
       this.watched.learn(reply, call.users, now, true)
-      this.succeeded(batch, prune, now)
+      this.succeeded(batch, call, prune, now)
     } catch (err) {
       this.failed(batch, err as Error)
     }
   }
 
-  private succeeded (batch: Batch, pruned: boolean, at: number): void {
+  /** `built` is what building the batch left to remember once it is written (its users, its ops). */
+  private succeeded (batch: Batch, built: { users: UserMemo[], ops: BatchOps }, pruned: boolean, at: number): void {
+    this.memory.written(built.users, at)
+    built.ops.written()
     this.writing = null
     this.counters.written += batch.entries.length
     this.counters.batches++
@@ -301,11 +302,9 @@ export class BatchWriter {
     })
     try {
       await withTimeout(Promise.all(pending))
-      this.memory.written(batch.slots.users, batch.slots.now)
-      batch.slots.ops.written()
       this.watched.all = this.allWatched.value
       this.watched.learn(watchedTags, batch.slots.users, batch.slots.now, false)
-      this.succeeded(batch, batch.slots.prune, batch.slots.now)
+      this.succeeded(batch, batch.slots, batch.slots.prune, batch.slots.now)
     } catch (err) {
       this.failed(batch, err as Error)
     } finally {
