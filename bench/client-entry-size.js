@@ -17,6 +17,7 @@ import { startRedis } from './lib/redis.js'
 import { userFromHeader } from './lib/host.js'
 import { printResults } from './lib/machine.js'
 import { summary } from './lib/stats.js'
+import { BROWSER_UA as UA } from './lib/users.js'
 
 const { values: opt } = parseArgs({
   options: {
@@ -29,8 +30,6 @@ const { values: opt } = parseArgs({
 const ROUNDS = Number(opt.rounds ?? (opt.quick ? 1 : 3))
 const ENTRIES = 100
 const USER = 'customer42@example.com'
-const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-  'Chrome/131.0.0.0 Safari/537.36'
 const dist = pathToFileURL(resolve(opt.dist) + '/').href
 const { userlog } = await import(dist + 'index.js')
 const { Keys } = await import(dist + 'shared/keys.js')

@@ -22,6 +22,7 @@ import autocannon from 'autocannon'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { startRedis } from './lib/redis.js'
+import { BROWSER_UA as UA } from './lib/users.js'
 import { quantile, round } from './lib/stats.js'
 import { printResults } from './lib/machine.js'
 import { keys, startRealtime, stopChild } from './lib/realtime.js'
@@ -80,8 +81,6 @@ async function viewer (url, token, samples) {
 }
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
-const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-  'Chrome/131.0.0.0 Safari/537.36'
 
 /** The host app with the plugin (bench/lib/server.js), in its own process; resolves with its port. */
 async function startHost (redisUrl) {

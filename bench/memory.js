@@ -16,6 +16,7 @@ import { Keys } from '../dist/shared/keys.js'
 import { startRedis, parseInfo } from './lib/redis.js'
 import { userFromHeader } from './lib/host.js'
 import { printResults } from './lib/machine.js'
+import { BROWSER_UA } from './lib/users.js'
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,7 +28,7 @@ const USERS = opt.quick ? 200 : 1000
 const PER_USER = 100 // the default maxEntries: every log ends full
 
 const UAS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  BROWSER_UA,
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
   'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0'
 ]

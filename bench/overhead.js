@@ -52,7 +52,7 @@ import autocannon from 'autocannon'
 import { startRedis, startCluster, parseInfo, commandCalls } from './lib/redis.js'
 import { machine, machineLine } from './lib/machine.js'
 import { summary, round } from './lib/stats.js'
-import { zipf } from './lib/users.js'
+import { BROWSER_UA as USER_AGENT, THOUSAND_USERS as THOUSAND, zipf } from './lib/users.js'
 import { loadProfile, report as profileReport, isPluginFrame } from './lib/cpuprofile.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
@@ -106,11 +106,6 @@ const GOALS = {
 const log = (...a) => { if (opt.json) console.error(...a); else console.log(...a) }
 
 const ONE = ['alice']
-// Every request carries a browser's User-Agent, as real traffic does: the plugin stores it with
-// each entry, so it is most of an entry's bytes.
-const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-  'Chrome/131.0.0.0 Safari/537.36'
-const THOUSAND = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`)
 
 const ZIPF = zipf(10_000, 50_000)
 

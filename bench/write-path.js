@@ -70,7 +70,7 @@ try {
   process.exit(2)
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'userlog-bench-callgrind-'))
+const dir = CPU ? null : mkdtempSync(join(tmpdir(), 'userlog-bench-callgrind-'))
 const callgrind = (name) => ['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(dir, name)}.%p`]
 
 /** Instructions counted in `pid` since its counters were last zeroed (callgrind_control dumps them). */
@@ -109,50 +109,47 @@ async function redisIdlePerMs () {
   return instructions(redis.pid, 'redis') / (performance.now() - t0)
 }
 
-/** One measurement: host and Redis instructions per entry for `set` with the build in `dist`. */
-async function measure (dist, set, idle) {
-  await admin.flushall()
-  const child = spawn(callgrind('node')[0], [...callgrind('node').slice(1), process.execPath, '--single-threaded',
-    here('./lib/write-loop.js'), dist, redis.url, set, String(BATCH), String(WARMUP), String(BATCHES), opt.rate],
-  { stdio: ['ignore', 'pipe', 'inherit'] })
-  child.stdout.setEncoding('utf8')
-  try {
-    await printed(child, 'warm')
-    zero(child.pid)
-    zero(redis.pid)
-    const t0 = performance.now()
-    const done = printed(child, 'done')
-    child.kill('SIGUSR2')
-    await done
-    const ms = performance.now() - t0
-    const entries = BATCH * BATCHES
-    const host = instructions(child.pid, 'node') / entries
-    const server = (instructions(redis.pid, 'redis') - idle * ms) / entries
-    await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
-    return { host, redis: server }
-  } finally {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  }
-}
+/**
+ * How a measurement counts, from the moment the loop is warm to its end: Redis's and the loop's
+ * CPU seconds from /proc (--cpu, µs per entry), or their instructions under callgrind (minus
+ * Redis's idle instructions over the same time, `idlePerMs`).
+ */
+const counter = CPU
+  ? {
+      command: [process.execPath],
+      start: (pid) => ({ host: cpuSeconds(pid), redis: cpuSeconds(redis.pid) }),
+      perEntry: (pid, start, _ms, entries) => ({
+        host: (cpuSeconds(pid) - start.host) * 1e6 / entries,
+        redis: (cpuSeconds(redis.pid) - start.redis) * 1e6 / entries
+      })
+    }
+  : {
+      command: [...callgrind('node'), process.execPath, '--single-threaded'],
+      start: (pid) => { zero(pid); zero(redis.pid); return null },
+      perEntry: (pid, _start, ms, entries) => ({
+        host: instructions(pid, 'node') / entries,
+        redis: (instructions(redis.pid, 'redis') - idlePerMs * ms) / entries
+      })
+    }
+let idlePerMs = 0
 
-/** One measurement with --cpu: host and Redis CPU µs per entry for `set` with the build in `dist`. */
-async function measureCpu (dist, set) {
+/** One measurement: host and Redis figures per entry for `set` with the build in `dist` (`counter`). */
+async function measure (dist, set) {
   await admin.flushall()
-  const child = spawn(process.execPath, [here('./lib/write-loop.js'), dist, redis.url, set, String(BATCH),
+  const [command, ...args] = counter.command
+  const child = spawn(command, [...args, here('./lib/write-loop.js'), dist, redis.url, set, String(BATCH),
     String(WARMUP), String(BATCHES), opt.rate], { stdio: ['ignore', 'pipe', 'inherit'] })
   child.stdout.setEncoding('utf8')
   try {
     await printed(child, 'warm')
-    const host0 = cpuSeconds(child.pid)
-    const redis0 = cpuSeconds(redis.pid)
+    const start = counter.start(child.pid)
+    const t0 = performance.now()
     const done = printed(child, 'done')
     child.kill('SIGUSR2')
     await done
-    const entries = BATCH * BATCHES
-    const host = (cpuSeconds(child.pid) - host0) * 1e6 / entries
-    const server = (cpuSeconds(redis.pid) - redis0) * 1e6 / entries
+    const figures = counter.perEntry(child.pid, start, performance.now() - t0, BATCH * BATCHES)
     await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
-    return { host, redis: server }
+    return figures
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL')
   }
@@ -171,18 +168,18 @@ try {
       for (const [set, name] of Object.entries(SETS)) {
         for (const [label, dist] of builds) {
           log(`round ${r + 1}/${REPEAT}: ${label}, ${name}…`)
-          runs.get(`${label} ${set}`).push(await measureCpu(dist, set))
+          runs.get(`${label} ${set}`).push(await measure(dist, set))
         }
       }
     }
   } else {
-    const idle = await redisIdlePerMs()
-    log(`Redis idle: ${Math.round(idle)} instructions/ms (subtracted)`)
+    idlePerMs = await redisIdlePerMs()
+    log(`Redis idle: ${Math.round(idlePerMs)} instructions/ms (subtracted)`)
     for (const [label, dist] of builds) {
       for (const [set, name] of Object.entries(SETS)) {
         for (let r = 0; r < REPEAT; r++) {
           log(`${label}, ${name}: run ${r + 1}/${REPEAT}…`)
-          runs.get(`${label} ${set}`).push(await measure(dist, set, idle))
+          runs.get(`${label} ${set}`).push(await measure(dist, set))
         }
       }
     }
@@ -207,7 +204,7 @@ try {
 } finally {
   admin.disconnect()
   await redis.stop()
-  rmSync(dir, { recursive: true, force: true })
+  if (dir !== null) rmSync(dir, { recursive: true, force: true })
 }
 
 printResults({

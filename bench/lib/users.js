@@ -1,4 +1,14 @@
-// User names for the benchmarks' load.
+// User names and the browser the benchmarks' load comes from.
+
+/**
+ * The User-Agent of a current desktop Chrome. Every benchmark request carries one, as real traffic
+ * does: the plugin stores it with each request entry, so it is most of an entry's bytes.
+ */
+export const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+  'Chrome/131.0.0.0 Safari/537.36'
+
+/** The "1,000 users" load: user0000 … user0999. */
+export const THOUSAND_USERS = Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`)
 
 /** `n` draws from a Zipf distribution (s = 1) over `users` names, from a fixed seed (the same every run). */
 export function zipf (users, n) {

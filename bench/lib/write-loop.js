@@ -14,7 +14,7 @@
 // callgrind runs the loop, and the same way every run.
 import { pathToFileURL } from 'node:url'
 import Fastify from 'fastify'
-import { zipf } from './users.js'
+import { BROWSER_UA as UA, THOUSAND_USERS, zipf } from './users.js'
 
 const [dist, redisUrl, set, batchArg, warmupArg, batchesArg, rateArg] = process.argv.slice(2)
 const base = dist.startsWith('file:') ? dist : pathToFileURL(dist).href
@@ -27,11 +27,9 @@ const { reportContributor } = await load('report/counters.js')
 const { sessionContributor } = await load('collector/sessions.js')
 const { Redis } = await import('ioredis')
 
-const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-  'Chrome/131.0.0.0 Safari/537.36'
 const USERS = {
   one: ['alice'],
-  thousand: Array.from({ length: 1000 }, (_, i) => `user${String(i).padStart(4, '0')}`),
+  thousand: THOUSAND_USERS,
   zipf: zipf(10_000, 50_000)
 }[set]
 
